@@ -1,0 +1,80 @@
+// buildApp(config): every plugin and route of Gatehouse on one Fastify instance. Never listens.
+import formbody from '@fastify/formbody';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/index.js';
+import { HttpError } from './errors/http-error.js';
+import { loggerOptions } from './logging/logger.js';
+import { clientAddress } from './plugins/client-address.js';
+import { contentTypes } from './plugins/content-types.js';
+import { cors } from './plugins/cors.js';
+import { errors, sendError } from './plugins/errors.js';
+import { httpsOnly } from './plugins/https-only.js';
+import { openapi } from './plugins/openapi.js';
+import { requestId, requestIdFrom } from './plugins/request-id.js';
+import { requestLog } from './plugins/request-log.js';
+import { securityHeaders } from './plugins/security-headers.js';
+import { installValidators } from './plugins/validation.js';
+import { docsRoutes } from './routes/docs.js';
+import { opsRoutes } from './routes/ops.js';
+import { classifyDatabaseError, openStorage, type Storage } from './storage/index.js';
+import { VERSION } from './version.js';
+
+export interface AppDependencies {
+  /** Opened from `config.databaseUrl` (and closed with the app) when not given. */
+  readonly storage?: Storage;
+  readonly clock?: Clock;
+  /** Where log lines go (default stdout); tests pass a stream to read them. */
+  readonly logStream?: DestinationStream;
+}
+
+export type GatehouseApp = FastifyInstance;
+
+export async function buildApp(config: Config, deps: AppDependencies = {}): Promise<GatehouseApp> {
+  const clock = deps.clock ?? systemClock;
+  const app = Fastify({
+    logger: deps.logStream ? { ...loggerOptions(config.logLevel), stream: deps.logStream } : loggerOptions(config.logLevel),
+    genReqId: requestIdFrom,
+    requestIdHeader: false,
+    // One line per request, written by the request-log plugin instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxBodyBytes,
+    trustProxy: false,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    requestTimeout: 30_000,
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 200 },
+    // Malformed URLs and the like: our body, not the framework's.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      sendError(reply, request, error instanceof HttpError ? error : new HttpError('BAD_REQUEST'), {});
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installValidators(app);
+  const ownsStorage = deps.storage === undefined;
+  const storage = deps.storage ?? (await openStorage(config.databaseUrl, { onBackgroundError: (err) => app.log.warn({ err: err.message }, 'database connection error') }));
+  if (ownsStorage) app.addHook('onClose', () => storage.close());
+
+  // A database outage anywhere below a route becomes a 503, whichever repository noticed it.
+  await app.register(errors, { classify: classifyDatabaseError });
+  await app.register(requestId);
+  await app.register(requestLog);
+  await app.register(clientAddress, { trustProxy: config.trustProxy });
+  await app.register(securityHeaders, { hsts: config.isProduction });
+  if (config.isProduction) await app.register(httpsOnly, { apiPrefix: '/api', publicOrigin: config.publicUrl });
+  await app.register(cors, { allowedOrigins: config.allowedOrigins });
+  await app.register(contentTypes);
+  await app.register(formbody, { bodyLimit: config.maxBodyBytes });
+  await app.register(openapi, { version: VERSION, tokenUrl: '/api/v1/auth/token' });
+
+  await app.register(opsRoutes, {
+    readiness: [{ name: 'database', check: () => storage.ping(1500) }],
+  });
+  await app.register(docsRoutes);
+  void clock;
+
+  return app;
+}

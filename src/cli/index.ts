@@ -1,0 +1,53 @@
+// The gatehouse command line: serve (default), migrate, create-admin, help.
+import { ConfigError, loadConfig } from '../config/index.js';
+import { describeStartError, serve } from '../main.js';
+import { openDatabase } from '../storage/database.js';
+import { migrateToLatest } from '../storage/migrate.js';
+
+const USAGE = `Usage: gatehouse <command>
+
+Commands:
+  serve          start the server (default)
+  migrate        bring the database schema up to date and exit
+  create-admin   create an administrator (asks for the password; --password-stdin for scripts)
+  help           show this text
+`;
+
+async function migrate(): Promise<number> {
+  const { config } = loadConfig(process.env);
+  const handle = openDatabase(config.databaseUrl);
+  try {
+    const report = await migrateToLatest(handle);
+    process.stdout.write(report.applied.length ? `applied: ${report.applied.join(', ')}\n` : 'schema is up to date\n');
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve': return await serve(process.env);
+      case 'migrate': return await migrate();
+      case 'create-admin': {
+        const { createAdminCommand } = await import('./create-admin.js');
+        return await createAdminCommand(rest);
+      }
+      case 'help': case '--help': case '-h':
+        process.stdout.write(USAGE);
+        return 0;
+      default:
+        process.stderr.write(`gatehouse: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.lines) process.stderr.write(`gatehouse: ${line}\n`);
+    } else {
+      process.stderr.write(`gatehouse: ${describeStartError(err)}\n`);
+    }
+    return 1;
+  }
+}

@@ -1,0 +1,69 @@
+// SECRET_KEY strength rules and the development fallback key kept in DATA_DIR.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Values copied from tutorials and templates; a key containing one of these is treated as unset. */
+const PLACEHOLDERS = [
+  'changeme', 'change-me', 'change_me', 'changethis', 'change-this', 'change_this',
+  'your-secret', 'your_secret', 'yoursecret', 'secret-key-here', 'secret_key_here',
+  'placeholder', 'example', 'insecure', 'notsecret', 'not-secret', 'default', 'password', 'xxxxxxxx',
+];
+
+export const MIN_SECRET_BYTES = 32;
+/** Shannon estimate over the characters; catches "aaaa…" and repeated words that pass a length check. */
+const MIN_ESTIMATED_BITS = 128;
+
+function estimatedEntropyBits(value: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of value) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  const length = [...value].length;
+  let bitsPerChar = 0;
+  for (const n of counts.values()) {
+    const p = n / length;
+    bitsPerChar -= p * Math.log2(p);
+  }
+  return bitsPerChar * length;
+}
+
+/** Why this key is too weak for production, or null when it is acceptable. Never echoes the key. */
+export function secretKeyWeakness(value: string): string | null {
+  const lower = value.toLowerCase();
+  if (PLACEHOLDERS.some((p) => lower.includes(p))) return 'is a known placeholder value; generate one with `openssl rand -base64 48`';
+  if (Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES) {
+    return `must be at least ${MIN_SECRET_BYTES} bytes of random data; generate one with \`openssl rand -base64 48\``;
+  }
+  if (estimatedEntropyBits(value) < MIN_ESTIMATED_BITS) {
+    return 'is too predictable (repeated characters or words); generate one with `openssl rand -base64 48`';
+  }
+  return null;
+}
+
+export const DEV_SECRET_FILE = 'secret_key';
+
+/**
+ * Development only: reuse the key kept in DATA_DIR, or create it (mode 0600) so that tokens
+ * survive restarts. `created` tells the caller to warn once.
+ */
+export function loadOrCreateDevSecret(dataDir: string): { key: string; created: boolean } {
+  const file = join(dataDir, DEV_SECRET_FILE);
+  try {
+    const key = readFileSync(file, 'utf8').trim();
+    if (key.length >= MIN_SECRET_BYTES) return { key, created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(48).toString('base64url');
+  try {
+    // 'wx': two processes starting at once must end up sharing one key, not overwrite each other's.
+    writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const existing = readFileSync(file, 'utf8').trim();
+    if (existing.length < MIN_SECRET_BYTES) throw new Error(`${file} is damaged: delete it or set SECRET_KEY`);
+    return { key: existing, created: false };
+  }
+  chmodSync(file, 0o600); // the umask may have narrowed or widened the create mode
+  return { key, created: true };
+}

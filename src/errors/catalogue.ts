@@ -1,0 +1,40 @@
+// The error catalogue: every error a client can see, by code. Handlers throw `new HttpError(code)`;
+// only the error handler turns these into bodies. `docs/errors.md` lists every code (a test checks it).
+
+export interface CatalogueEntry {
+  readonly status: number;
+  readonly detail: string;
+}
+
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, detail: 'Bad Request' },
+  HTTPS_REQUIRED: { status: 400, detail: 'HTTPS required' },
+  NOT_AUTHENTICATED: { status: 401, detail: 'Not authenticated' },
+  INVALID_TOKEN: { status: 401, detail: 'Could not validate credentials' },
+  INVALID_CREDENTIALS: { status: 401, detail: 'Incorrect username or password' },
+  MFA_REQUIRED: { status: 401, detail: 'A valid two-factor code is required' },
+  INVALID_REFRESH_TOKEN: { status: 401, detail: 'Invalid or expired refresh token' },
+  INACTIVE_USER: { status: 403, detail: 'Inactive user' },
+  INSUFFICIENT_PERMISSIONS: { status: 403, detail: 'Insufficient permissions' },
+  INSUFFICIENT_SCOPE: { status: 403, detail: 'Insufficient scope' },
+  API_KEY_FORBIDDEN: { status: 403, detail: 'API keys cannot be used for this action' },
+  WRONG_PASSWORD: { status: 403, detail: 'Incorrect password' },
+  CSRF_FAILED: { status: 403, detail: 'CSRF token missing or invalid' },
+  ORIGIN_REJECTED: { status: 403, detail: 'Origin not allowed' },
+  NOT_FOUND: { status: 404, detail: 'Not Found' },
+  METHOD_NOT_ALLOWED: { status: 405, detail: 'Method Not Allowed' },
+  USERNAME_TAKEN: { status: 409, detail: 'Username already registered' },
+  EMAIL_TAKEN: { status: 409, detail: 'Email already registered' },
+  MFA_ALREADY_ENABLED: { status: 409, detail: 'Two-factor authentication is already enabled' },
+  MFA_NOT_ENABLED: { status: 409, detail: 'Two-factor authentication is not enabled' },
+  PAYLOAD_TOO_LARGE: { status: 413, detail: 'Request body too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, detail: 'Unsupported Media Type' },
+  VALIDATION_FAILED: { status: 422, detail: 'Validation failed' },
+  RATE_LIMITED: { status: 429, detail: 'Too many requests' },
+  ACCOUNT_LOCKED: { status: 429, detail: 'Too many failed sign-in attempts; try again later' },
+  INTERNAL: { status: 500, detail: 'Internal Server Error' },
+  SERVICE_UNAVAILABLE: { status: 503, detail: 'Service temporarily unavailable' },
+  OVERLOADED: { status: 503, detail: 'Server is busy; retry shortly' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,85 @@
+// Ajv errors → FastAPI/pydantic-v2 shaped 422 items, so existing FastAPI clients keep working.
+import type { ErrorObject } from 'ajv';
+import type { ValidationIssue } from './http-error.js';
+
+const TYPE_NAMES: Record<string, [string, string]> = {
+  string: ['string_type', 'Input should be a valid string'],
+  integer: ['int_type', 'Input should be a valid integer'],
+  number: ['float_type', 'Input should be a valid number'],
+  boolean: ['bool_type', 'Input should be a valid boolean'],
+  array: ['list_type', 'Input should be a valid list'],
+  object: ['dict_type', 'Input should be a valid dictionary or object'],
+  null: ['none_required', 'Input should be None'],
+};
+
+/** Fastify's `validationContext` → FastAPI's first `loc` element. */
+function locRoot(context: string | undefined): string {
+  switch (context) {
+    case 'querystring': return 'query';
+    case 'params': return 'path';
+    case 'headers': return 'header';
+    default: return 'body';
+  }
+}
+
+function pathOf(instancePath: string): (string | number)[] {
+  if (instancePath === '') return [];
+  return instancePath.slice(1).split('/').map((part) => {
+    const unescaped = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^\d+$/.test(unescaped) ? Number(unescaped) : unescaped;
+  });
+}
+
+function describe(error: ErrorObject): { msg: string; type: string; extra?: string } {
+  const p = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required': return { msg: 'Field required', type: 'missing', extra: String(p.missingProperty) };
+    case 'additionalProperties':
+      return { msg: 'Extra inputs are not permitted', type: 'extra_forbidden', extra: String(p.additionalProperty) };
+    case 'type': {
+      const wanted = String(Array.isArray(p.type) ? p.type[0] : p.type);
+      const [type, msg] = TYPE_NAMES[wanted] ?? ['type_error', `Input should be of type ${wanted}`];
+      return { msg, type };
+    }
+    case 'minLength': return { msg: `String should have at least ${p.limit} character${p.limit === 1 ? '' : 's'}`, type: 'string_too_short' };
+    case 'maxLength': return { msg: `String should have at most ${p.limit} character${p.limit === 1 ? '' : 's'}`, type: 'string_too_long' };
+    case 'pattern': return { msg: `String should match pattern '${p.pattern}'`, type: 'string_pattern_mismatch' };
+    case 'format':
+      return p.format === 'email'
+        ? { msg: 'value is not a valid email address', type: 'value_error' }
+        : { msg: `Input should be a valid ${String(p.format)}`, type: `${String(p.format)}_parsing` };
+    case 'minimum': return { msg: `Input should be greater than or equal to ${p.limit}`, type: 'greater_than_equal' };
+    case 'maximum': return { msg: `Input should be less than or equal to ${p.limit}`, type: 'less_than_equal' };
+    case 'exclusiveMinimum': return { msg: `Input should be greater than ${p.limit}`, type: 'greater_than' };
+    case 'exclusiveMaximum': return { msg: `Input should be less than ${p.limit}`, type: 'less_than' };
+    case 'minItems': return { msg: `List should have at least ${p.limit} item${p.limit === 1 ? '' : 's'}`, type: 'too_short' };
+    case 'maxItems': return { msg: `List should have at most ${p.limit} item${p.limit === 1 ? '' : 's'}`, type: 'too_long' };
+    case 'uniqueItems': return { msg: 'List items should be unique', type: 'value_error' };
+    case 'enum': {
+      const values = (p.allowedValues as unknown[]).map((v) => `'${String(v)}'`);
+      const list = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : values[0];
+      return { msg: `Input should be ${list}`, type: 'enum' };
+    }
+    case 'const': return { msg: `Input should be '${String(p.allowedValue)}'`, type: 'literal_error' };
+    default: return { msg: 'Input is invalid', type: 'value_error' };
+  }
+}
+
+// anyOf/oneOf produce one error per branch plus a summary; the branches say more than the summary.
+const SUMMARY_KEYWORDS = new Set(['anyOf', 'oneOf', 'if', 'not']);
+
+export function issuesFromAjv(errors: readonly ErrorObject[], context: string | undefined): ValidationIssue[] {
+  const root = locRoot(context);
+  const seen = new Set<string>();
+  const issues: ValidationIssue[] = [];
+  for (const error of errors) {
+    if (SUMMARY_KEYWORDS.has(error.keyword) && errors.length > 1) continue;
+    const { msg, type, extra } = describe(error);
+    const loc = [root, ...pathOf(error.instancePath), ...(extra === undefined ? [] : [extra])];
+    const key = JSON.stringify([loc, type]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push({ loc, msg, type });
+  }
+  return issues;
+}

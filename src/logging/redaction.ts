@@ -1,0 +1,35 @@
+// What never reaches a log line: credentials in headers, bodies and query strings.
+// Used by the logger options below and by anything that logs a URL.
+
+const SECRET_FIELDS = [
+  'password', 'current_password', 'new_password', 'token', 'access_token', 'refresh_token', 'id_token',
+  'api_key', 'apiKey', 'key', 'secret', 'otp', 'code', 'recovery_codes', 'csrf_token', 'client_secret',
+  'authorization', 'cookie', 'otpauth_url',
+];
+
+/** pino `redact.paths`: the named headers, plus secret field names up to three levels deep. */
+export const REDACT_PATHS: string[] = [
+  'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie', 'headers["x-api-key"]',
+  ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]),
+];
+
+const SECRET_QUERY_PARAMS = new Set(['api_key', 'token', 'access_token', 'refresh_token', 'password', 'code', 'otp', 'key']);
+
+/** `/x?api_key=abc&page=2` → `/x?api_key=[REDACTED]&page=2`. Leaves URLs without a query untouched. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const parts = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const rawName = eq === -1 ? pair : pair.slice(0, eq);
+    let name: string;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).toLowerCase();
+    } catch {
+      return '[REDACTED]';
+    }
+    return SECRET_QUERY_PARAMS.has(name) ? `${rawName}=[REDACTED]` : pair;
+  });
+  return `${url.slice(0, q)}?${parts.join('&')}`;
+}

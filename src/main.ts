@@ -1,0 +1,80 @@
+// serve: load config, open and migrate storage, listen, and drain on SIGTERM.
+import { buildApp, type GatehouseApp } from './app.js';
+import { ConfigError, loadConfig, type Env } from './config/index.js';
+import { openStorage } from './storage/index.js';
+
+/** How long SIGTERM waits for in-flight requests before closing what is left. */
+const DRAIN_TIMEOUT_MS = 25_000;
+
+export interface Running {
+  readonly app: GatehouseApp;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the server; throws ConfigError (or a storage error) when it must not start. */
+export async function startServer(env: Env): Promise<Running> {
+  const { config, warnings } = loadConfig(env);
+  const storage = await openStorage(config.databaseUrl);
+  let app: GatehouseApp;
+  try {
+    app = await buildApp(config, { storage });
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  app.addHook('onClose', () => storage.close());
+  for (const warning of warnings) app.log.warn(warning);
+  const url = await app.listen({ host: config.host, port: config.port });
+  app.log.info({ url, environment: config.environment, database: storage.handle.dialect }, 'gatehouse listening');
+  return { app, url, stop: () => app.close() };
+}
+
+/** `gatehouse serve`: exit code 0 after a clean drain, 1 when start-up is refused. */
+export async function serve(env: Env): Promise<number> {
+  let running: Running;
+  try {
+    running = await startServer(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.lines) process.stderr.write(`gatehouse: ${line}\n`);
+    } else {
+      process.stderr.write(`gatehouse: cannot start: ${describeStartError(err)}\n`);
+    }
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      running.app.log.info({ signal }, 'draining in-flight requests');
+      const force = setTimeout(() => {
+        running.app.log.warn('drain timed out; closing remaining connections');
+        running.app.server.closeAllConnections();
+      }, DRAIN_TIMEOUT_MS);
+      force.unref();
+      running.stop().then(
+        () => resolve(0),
+        (err) => {
+          running.app.log.error({ err }, 'error while stopping');
+          resolve(0);
+        },
+      ).finally(() => clearTimeout(force));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** A start-up failure in one line, without connection strings or other secrets. */
+export function describeStartError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  if (e?.code === 'EADDRINUSE') return 'the port is already in use (set PORT)';
+  if (e?.code === 'EACCES') return 'permission denied opening the port or data directory';
+  if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED|timeout exceeded when trying to connect|getaddrinfo/.test(e?.message ?? '')) {
+    return 'the database does not answer (check DATABASE_URL)';
+  }
+  if (/password authentication failed|does not exist/.test(e?.message ?? '')) return 'the database refused the connection (check DATABASE_URL)';
+  return (e?.message ?? String(err)).replace(/\w+:\/\/[^\s]+/g, '[url]').split('\n')[0]!;
+}

@@ -1,0 +1,74 @@
+// Who is the client, and did they arrive over HTTPS? Answered from the socket, or from
+// X-Forwarded-For / X-Forwarded-Proto only when the peer is a proxy TRUST_PROXY names.
+// Fastify's own trustProxy no longer honours a hop count, so the trust decision is made here.
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import fp from 'fastify-plugin';
+import proxyaddr from 'proxy-addr';
+import type { TrustProxy } from '../config/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The client's IP: the socket peer, or the first untrusted X-Forwarded-For hop. */
+    readonly clientIp: string;
+    /** 'https' when the connection (or a trusted proxy) says so. */
+    readonly scheme: 'http' | 'https';
+  }
+}
+
+export type TrustFunction = (address: string, hop: number) => boolean;
+
+export function trustFunction(trust: TrustProxy): TrustFunction {
+  switch (trust.kind) {
+    case 'none': return () => false;
+    // hop 0 is the socket peer: with N hops we trust the peer and the N-1 proxies before it.
+    case 'hops': return (_address, hop) => hop < trust.hops;
+    case 'addresses': return proxyaddr.compile([...trust.addresses]);
+  }
+}
+
+function normalise(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export function clientIpOf(req: IncomingMessage, trust: TrustFunction): string {
+  if (!req.socket?.remoteAddress) return 'unknown';
+  return normalise(proxyaddr(req, trust));
+}
+
+export function schemeOf(req: IncomingMessage, trust: TrustFunction): 'http' | 'https' {
+  const socketScheme = (req.socket as TLSSocket | undefined)?.encrypted ? 'https' : 'http';
+  const peer = req.socket?.remoteAddress;
+  if (!peer || !trust(peer, 0)) return socketScheme;
+  const forwarded = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  return first === 'https' || first === 'http' ? first : socketScheme;
+}
+
+export interface ClientAddressOptions {
+  readonly trustProxy: TrustProxy;
+}
+
+export const clientAddress = fp<ClientAddressOptions>(
+  async (app, options) => {
+    if (!options.trustProxy) throw new TypeError('clientAddress: option "trustProxy" is required');
+    const trust = trustFunction(options.trustProxy);
+    const ips = new WeakMap<object, string>();
+    app.decorateRequest('clientIp', {
+      getter() {
+        let ip = ips.get(this.raw);
+        if (ip === undefined) {
+          ip = clientIpOf(this.raw, trust);
+          ips.set(this.raw, ip);
+        }
+        return ip;
+      },
+    });
+    app.decorateRequest('scheme', {
+      getter() {
+        return schemeOf(this.raw, trust);
+      },
+    });
+  },
+  { name: 'gatehouse-client-address', fastify: '5.x' },
+);

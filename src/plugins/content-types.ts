@@ -1,0 +1,36 @@
+// Each route accepts only the body types it declares (`config.consumes`, default JSON); anything
+// else is 415 before the body is read. Without this a JSON route would also accept the form
+// bodies the OAuth2 token endpoint needs, since parsers are registered for the whole app.
+import fp from 'fastify-plugin';
+import { HttpError } from '../errors/http-error.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Media types this route's body may have; default `['application/json']`. */
+    consumes?: readonly string[];
+  }
+}
+
+export const JSON_ONLY = ['application/json'] as const;
+export const FORM_ONLY = ['application/x-www-form-urlencoded'] as const;
+
+function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+export const contentTypes = fp(
+  async (app) => {
+    app.addHook('onRequest', (request, _reply, done) => {
+      const method = request.method;
+      if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || request.is404) return done();
+      const type = request.headers['content-type'];
+      if (!hasBody(request.headers) && type === undefined) return done();
+      const media = type?.split(';')[0]?.trim().toLowerCase();
+      const accepted = request.routeOptions.config?.consumes ?? JSON_ONLY;
+      if (media === undefined || !accepted.includes(media)) return done(new HttpError('UNSUPPORTED_MEDIA_TYPE'));
+      done();
+    });
+  },
+  { name: 'gatehouse-content-types', fastify: '5.x' },
+);

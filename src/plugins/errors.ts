@@ -1,0 +1,93 @@
+// The one error handler: catalogue errors, Fastify's own errors and unexpected faults become
+// `{"detail": ...}`, the FastAPI-shaped 422 list, or a bare 500 with `request_id`. Unknown routes
+// are 404 and a known path with another method is 405 (both before any authentication).
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { HttpError, ServiceUnavailableError } from '../errors/http-error.js';
+import { issuesFromAjv } from '../errors/validation.js';
+
+export interface RenderedError {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Errors Fastify raises while reading a request; each maps to a client status with our own words. */
+const FASTIFY_CODES: Record<string, number> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 413,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 415,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 400,
+  FST_ERR_CTP_INVALID_JSON_BODY: 422,
+  FST_ERR_CTP_EMPTY_JSON_BODY: 422,
+};
+const DETAILS: Record<number, string> = { 413: 'Request body too large', 415: 'Unsupported Media Type' };
+
+export function renderError(error: unknown, requestId: string): RenderedError {
+  if (error instanceof HttpError) {
+    const body: Record<string, unknown> = error.issues ? { detail: error.issues } : { detail: error.detail, ...error.extra };
+    return { status: error.status, body, headers: error.headers };
+  }
+  const fe = error as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string };
+  if (Array.isArray(fe.validation)) {
+    return { status: 422, body: { detail: issuesFromAjv(fe.validation as never, fe.validationContext) }, headers: {} };
+  }
+  const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (mapped === 422) {
+    return { status: 422, body: { detail: [{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }] }, headers: {} };
+  }
+  const status = mapped ?? fe.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, body: { detail: DETAILS[status] ?? STATUS_CODES[status] ?? 'Bad Request' }, headers: {} };
+  }
+  return { status: 500, body: { detail: 'Internal Server Error', request_id: requestId }, headers: {} };
+}
+
+export interface ErrorsOptions {
+  /** Turns dependency faults (e.g. a database outage) into catalogue errors before rendering. */
+  readonly classify?: (error: unknown) => unknown;
+  /** Renders an HTML error page for routes with `config.page`; JSON otherwise. */
+  readonly renderPage?: (status: number, detail: string, request: FastifyRequest, reply: FastifyReply) => string;
+}
+
+const ROUTABLE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+function allowedMethods(app: FastifyInstance, url: string): string[] {
+  const path = url.split('?')[0] ?? '/';
+  return ROUTABLE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+}
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unknown, options: ErrorsOptions): FastifyReply {
+  const error = options.classify ? options.classify(raw) : raw;
+  const rendered = renderError(error, request.id);
+  if (rendered.status >= 500 && !(error instanceof HttpError)) {
+    request.log.error({ err: error }, 'unhandled error');
+  } else if (error instanceof ServiceUnavailableError) {
+    request.log.warn({ dependency: error.dependency, cause: String((error.cause as Error | undefined)?.message ?? error.cause ?? '') }, 'dependency unavailable');
+  }
+  reply.code(rendered.status).headers(rendered.headers);
+  // RFC 6750 §3: every 401 names the scheme, so clients know to send a bearer token.
+  if (rendered.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
+  if (rendered.status >= 500 && !(error instanceof HttpError)) reply.removeHeader('retry-after');
+  if (options.renderPage && request.routeOptions.config?.page && rendered.status !== 422) {
+    const detail = typeof rendered.body.detail === 'string' ? rendered.body.detail : 'Error';
+    return reply.type('text/html; charset=utf-8').send(options.renderPage(rendered.status, detail, request, reply));
+  }
+  return reply.type('application/json; charset=utf-8').send(rendered.body);
+}
+
+export const errors = fp<ErrorsOptions>(
+  async (app, options) => {
+    app.setErrorHandler((error, request, reply) => sendError(reply, request, error, options));
+    app.setNotFoundHandler((request, reply) => {
+      const allowed = allowedMethods(app, request.url).filter((m) => m !== request.method);
+      // TRACE echoes requests (cross-site tracing); it is never routed, only refused.
+      if (request.method === 'TRACE' || request.method === 'TRACK' || allowed.length > 0) {
+        if (allowed.length > 0) reply.header('allow', allowed.join(', '));
+        return sendError(reply, request, new HttpError('METHOD_NOT_ALLOWED'), options);
+      }
+      return sendError(reply, request, new HttpError('NOT_FOUND'), options);
+    });
+  },
+  { name: 'gatehouse-errors', fastify: '5.x' },
+);

@@ -1,0 +1,41 @@
+// Production transport rule: plain-HTTP page requests are redirected (308) to HTTPS; plain-HTTP API
+// requests are refused with 400 rather than redirected, so a client that leaked a token over HTTP
+// finds out (OWASP ASVS 4.1.2). Needs the clientAddress plugin for `request.scheme`.
+import fp from 'fastify-plugin';
+import { HttpError } from '../errors/http-error.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Health probes from a load balancer speak plain HTTP; they carry no secrets. */
+    allowPlainHttp?: boolean;
+  }
+}
+
+export interface HttpsOnlyOptions {
+  /** Paths under this prefix are API requests (400); everything else is a page (308). */
+  readonly apiPrefix: string;
+  /** Where to send redirected browsers: the configured public origin when it is https. */
+  readonly publicOrigin?: string;
+}
+
+const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+export const httpsOnly = fp<HttpsOnlyOptions>(
+  async (app, options) => {
+    if (!options.apiPrefix?.startsWith('/')) throw new TypeError('httpsOnly: option "apiPrefix" must start with "/"');
+    const fixedOrigin = options.publicOrigin?.startsWith('https://') ? options.publicOrigin : undefined;
+    app.addHook('onRequest', (request, reply, done) => {
+      if (request.routeOptions.config.allowPlainHttp || request.scheme === 'https') return done();
+      const path = request.url;
+      const isApi = path === options.apiPrefix || path.startsWith(options.apiPrefix + '/');
+      const isRead = request.method === 'GET' || request.method === 'HEAD';
+      if (isApi || !isRead) return done(new HttpError('HTTPS_REQUIRED'));
+      // The Host header is only used when no https public origin is configured, and only if well formed.
+      const host = request.headers.host;
+      const origin = fixedOrigin ?? (host && HOST.test(host) ? `https://${host}` : undefined);
+      if (!origin) return done(new HttpError('HTTPS_REQUIRED'));
+      reply.code(308).header('location', origin + path).send();
+    });
+  },
+  { name: 'gatehouse-https-only', fastify: '5.x', dependencies: ['gatehouse-client-address'] },
+);

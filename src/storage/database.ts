@@ -1,0 +1,106 @@
+// Opens the database named by DATABASE_URL: SQLite (WAL, foreign keys on) or PostgreSQL (a pool
+// with short timeouts so an outage becomes a quick 503, never a hang).
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** Resolves when the database answers a trivial query within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** PostgreSQL only: the schema to use (tests get a fresh one per file). */
+  readonly schema?: string;
+  /** Called when an idle pooled connection fails (the pool replaces it by itself). */
+  readonly onBackgroundError?: (err: Error) => void;
+}
+
+export function dialectOf(url: string): Dialect {
+  return url.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+}
+
+function sqliteFile(url: string): string {
+  const rest = url.slice('sqlite:'.length).replace(/^\/\//, '');
+  return rest === ':memory:' ? rest : resolve(rest);
+}
+
+export function openDatabase(url: string, options: OpenOptions = {}): DatabaseHandle {
+  return dialectOf(url) === 'sqlite' ? openSqlite(url) : openPostgres(url, options);
+}
+
+function openSqlite(url: string): DatabaseHandle {
+  const file = sqliteFile(url);
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const native = new SqliteDatabase(file);
+  native.pragma('journal_mode = WAL');
+  native.pragma('foreign_keys = ON');
+  // Another process (a second instance, the CLI) may hold the write lock briefly.
+  native.pragma('busy_timeout = 3000');
+  native.pragma('synchronous = NORMAL');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    async ping() {
+      try {
+        native.prepare('select 1').get();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+function openPostgres(url: string, options: OpenOptions): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // An unreachable server must turn into a 503 well inside the contract's 5 s.
+    connectionTimeoutMillis: 2000,
+    query_timeout: 3000,
+    statement_timeout: 3000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    types: {
+      // Epoch-millisecond BIGINTs and counts come back as numbers (all stay below 2^53).
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID || oid === NUMERIC_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('error', (err) => options.onBackgroundError?.(err));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    async ping(timeoutMs = 1500) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('ping timeout')), timeoutMs);
+        });
+        await Promise.race([sql`select 1`.execute(db), timeout]);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: () => db.destroy(),
+  };
+}

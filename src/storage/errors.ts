@@ -1,0 +1,41 @@
+// Storage faults, classified once: a duplicate on a unique index, or the database not answering.
+import { ServiceUnavailableError } from '../errors/http-error.js';
+
+/** A unique index refused a row; `field` names the column the index guards. */
+export class UniqueViolationError extends Error {
+  override readonly name = 'UniqueViolationError';
+  constructor(readonly field: string, cause?: unknown) {
+    super(`duplicate ${field}`, { cause });
+  }
+}
+
+const UNIQUE_FIELDS = ['username', 'email', 'prefix', 'token_hash', 'subject'];
+
+export function asUniqueViolation(err: unknown): UniqueViolationError | undefined {
+  const e = err as { code?: string; constraint?: string; message?: string };
+  const isUnique = e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  if (!isUnique) return undefined;
+  const where = `${e.constraint ?? ''} ${e.message ?? ''}`;
+  const field = UNIQUE_FIELDS.find((f) => where.includes(f)) ?? 'value';
+  return new UniqueViolationError(field, err);
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CORRUPT|NOTADB)/;
+
+/** True when `err` means "the database is not answering" rather than "this query is wrong". */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; name?: string };
+  if (typeof e?.code === 'string') {
+    if (NETWORK_CODES.has(e.code) || SQLITE_UNAVAILABLE.test(e.code)) return true;
+    // PostgreSQL classes 08 (connection exception), 53 (insufficient resources), 57P (operator intervention).
+    if (/^(08|53|57P)/.test(e.code)) return true;
+  }
+  const message = e?.message ?? '';
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED|Client has encountered a connection error|database is closed|driver has already been destroyed/i.test(message);
+}
+
+/** Rethrows database outages as a 503; anything else unchanged. */
+export function classifyDatabaseError(err: unknown): unknown {
+  return isDatabaseUnavailable(err) ? new ServiceUnavailableError('database', err) : err;
+}

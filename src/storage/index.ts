@@ -1,0 +1,73 @@
+// Storage: one handle over the database and every repository, plus transactions that give
+// repositories bound to the transaction. Nothing above this folder writes SQL.
+import type { Kysely } from 'kysely';
+import { openDatabase, type DatabaseHandle, type OpenOptions } from './database.js';
+import { migrateToLatest } from './migrate.js';
+import type { Database } from './schema.js';
+import { ApiKeysRepository } from './repositories/api-keys.js';
+import { AuditRepository } from './repositories/audit.js';
+import { PasswordResetRepository, RecoveryCodesRepository } from './repositories/credentials.js';
+import { ExternalIdentitiesRepository, SigningKeysRepository } from './repositories/keys.js';
+import { SessionsRepository } from './repositories/sessions.js';
+import { UsersRepository } from './repositories/users.js';
+
+export interface Repositories {
+  readonly users: UsersRepository;
+  readonly sessions: SessionsRepository;
+  readonly apiKeys: ApiKeysRepository;
+  readonly audit: AuditRepository;
+  readonly passwordResets: PasswordResetRepository;
+  readonly recoveryCodes: RecoveryCodesRepository;
+  readonly signingKeys: SigningKeysRepository;
+  readonly identities: ExternalIdentitiesRepository;
+}
+
+export function repositories(db: Kysely<Database>): Repositories {
+  return {
+    users: new UsersRepository(db),
+    sessions: new SessionsRepository(db),
+    apiKeys: new ApiKeysRepository(db),
+    audit: new AuditRepository(db),
+    passwordResets: new PasswordResetRepository(db),
+    recoveryCodes: new RecoveryCodesRepository(db),
+    signingKeys: new SigningKeysRepository(db),
+    identities: new ExternalIdentitiesRepository(db),
+  };
+}
+
+export interface Storage extends Repositories {
+  readonly handle: DatabaseHandle;
+  /** Runs `work` in one transaction; the repositories it receives are bound to it. */
+  transaction<T>(work: (repos: Repositories) => Promise<T>): Promise<T>;
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function createStorage(handle: DatabaseHandle): Storage {
+  return {
+    handle,
+    ...repositories(handle.db),
+    transaction: (work) => handle.db.transaction().execute((trx) => work(repositories(trx))),
+    ping: (timeoutMs) => handle.ping(timeoutMs),
+    close: () => handle.close(),
+  };
+}
+
+/** Opens the database, brings its schema up to date, and returns the storage over it. */
+export async function openStorage(url: string, options: OpenOptions = {}): Promise<Storage> {
+  const handle = openDatabase(url, options);
+  try {
+    await migrateToLatest(handle);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+  return createStorage(handle);
+}
+
+export { UniqueViolationError, isDatabaseUnavailable, classifyDatabaseError } from './errors.js';
+export type { User, Role, NewUser, UserPatch } from './repositories/users.js';
+export type { Session, SessionKind, RefreshToken } from './repositories/sessions.js';
+export type { ApiKey } from './repositories/api-keys.js';
+export type { AuditEvent, NewAuditEvent, AuditQuery } from './repositories/audit.js';
+export type { DatabaseHandle, Dialect } from './database.js';

@@ -1,0 +1,47 @@
+// Runs pending migrations. Safe to run twice, and by two processes at once: PostgreSQL
+// serialises runners with an advisory lock; SQLite retries when another process holds the lock.
+import { Migrator, sql, type MigrationResultSet } from 'kysely';
+import type { DatabaseHandle } from './database.js';
+import { migrations } from './migrations/index.js';
+
+// Any constant works; it only has to be the same for every Gatehouse process.
+const ADVISORY_LOCK_KEY = 0x6761_7465; // "gate"
+
+export interface MigrationReport {
+  readonly applied: readonly string[];
+}
+
+function check(result: MigrationResultSet): MigrationReport {
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`migration ${failed ?? '(setup)'} failed: ${(result.error as Error).message ?? result.error}`, { cause: result.error });
+  }
+  return { applied: (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+export async function migrateToLatest(handle: DatabaseHandle): Promise<MigrationReport> {
+  const provider = { getMigrations: async () => migrations(handle.dialect) };
+  if (handle.dialect === 'postgres') {
+    return handle.db.connection().execute(async (conn) => {
+      await sql`select pg_advisory_lock(${ADVISORY_LOCK_KEY})`.execute(conn);
+      try {
+        return check(await new Migrator({ db: conn, provider }).migrateToLatest());
+      } finally {
+        await sql`select pg_advisory_unlock(${ADVISORY_LOCK_KEY})`.execute(conn);
+      }
+    });
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return check(await new Migrator({ db: handle.db, provider }).migrateToLatest());
+    } catch (err) {
+      if (!isBusy(err) || attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}

@@ -1,0 +1,10 @@
+// Every migration, by name in the order they run. Names never change once released.
+import type { Migration } from 'kysely';
+import type { Dialect } from '../database.js';
+import { initialMigration } from './001-initial.js';
+
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '001-initial': initialMigration(dialect),
+  };
+}

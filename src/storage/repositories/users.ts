@@ -1,0 +1,185 @@
+// Users: the only SQL that reads or writes the users table.
+import { sql, type Kysely } from 'kysely';
+import type { Database, UserRow } from '../schema.js';
+import { asUniqueViolation } from '../errors.js';
+
+export type Role = 'user' | 'admin';
+export const ROLES: readonly Role[] = ['user', 'admin'];
+
+export interface User {
+  readonly id: number;
+  readonly username: string;
+  readonly email: string;
+  readonly fullName: string | null;
+  readonly passwordHash: string;
+  readonly role: Role;
+  readonly isActive: boolean;
+  readonly authzVersion: number;
+  readonly mfaEnabled: boolean;
+  readonly mfaSecret: string | null;
+  readonly mfaPendingSecret: string | null;
+  readonly mfaLastStep: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface NewUser {
+  readonly username: string;
+  readonly email: string;
+  readonly fullName: string | null;
+  readonly passwordHash: string;
+  readonly role: Role;
+  readonly isActive?: boolean;
+}
+
+export interface UserPatch {
+  readonly email?: string;
+  readonly fullName?: string | null;
+  readonly passwordHash?: string;
+  readonly role?: Role;
+  readonly isActive?: boolean;
+  readonly mfaEnabled?: boolean;
+  readonly mfaSecret?: string | null;
+  readonly mfaPendingSecret?: string | null;
+}
+
+export interface UserListQuery {
+  readonly q?: string;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: Number(row.id),
+    username: row.username,
+    email: row.email,
+    fullName: row.full_name,
+    passwordHash: row.password_hash,
+    role: row.role === 'admin' ? 'admin' : 'user',
+    isActive: Number(row.is_active) === 1,
+    authzVersion: Number(row.authz_version),
+    mfaEnabled: Number(row.mfa_enabled) === 1,
+    mfaSecret: row.mfa_secret,
+    mfaPendingSecret: row.mfa_pending_secret,
+    mfaLastStep: row.mfa_last_step === null ? null : Number(row.mfa_last_step),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** `%`, `_` and the escape itself are literal in a substring search. */
+function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export class UsersRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Inserts a user; throws UniqueViolationError('username' | 'email') on a case-insensitive clash. */
+  async create(user: NewUser, now: number): Promise<User> {
+    try {
+      const row = await this.db.insertInto('users').values({
+        username: user.username,
+        email: user.email,
+        full_name: user.fullName,
+        password_hash: user.passwordHash,
+        role: user.role,
+        is_active: user.isActive === false ? 0 : 1,
+        authz_version: 1,
+        mfa_enabled: 0,
+        created_at: now,
+        updated_at: now,
+      }).returningAll().executeTakeFirstOrThrow();
+      return toUser(row);
+    } catch (err) {
+      throw asUniqueViolation(err) ?? err;
+    }
+  }
+
+  async findById(id: number): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  /** By username, or by email when the identifier contains "@"; case-insensitive either way. */
+  async findByLogin(identifier: string): Promise<User | undefined> {
+    const column = identifier.includes('@') ? 'email' : 'username';
+    const row = await this.db.selectFrom('users').selectAll()
+      .where(sql<string>`lower(${sql.ref(column)})`, '=', identifier.toLowerCase())
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async findByEmail(email: string): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').selectAll()
+      .where(sql<string>`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  /** Applies `patch`; role and activity changes bump authz_version so older access tokens stop working. */
+  async update(id: number, patch: UserPatch, now: number): Promise<User | undefined> {
+    const values: Record<string, unknown> = { updated_at: now };
+    if (patch.email !== undefined) values.email = patch.email;
+    if (patch.fullName !== undefined) values.full_name = patch.fullName;
+    if (patch.passwordHash !== undefined) values.password_hash = patch.passwordHash;
+    if (patch.role !== undefined) values.role = patch.role;
+    if (patch.isActive !== undefined) values.is_active = patch.isActive ? 1 : 0;
+    if (patch.mfaEnabled !== undefined) values.mfa_enabled = patch.mfaEnabled ? 1 : 0;
+    if (patch.mfaSecret !== undefined) values.mfa_secret = patch.mfaSecret;
+    if (patch.mfaPendingSecret !== undefined) values.mfa_pending_secret = patch.mfaPendingSecret;
+    if (patch.mfaEnabled === false) values.mfa_last_step = null;
+    const bumps = patch.role !== undefined || patch.isActive !== undefined;
+    try {
+      const row = await this.db.updateTable('users')
+        .set(bumps ? { ...values, authz_version: sql<number>`authz_version + 1` } : values)
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return row && toUser(row);
+    } catch (err) {
+      throw asUniqueViolation(err) ?? err;
+    }
+  }
+
+  /**
+   * Records `step` as the last accepted TOTP step, only if it is newer than the one stored:
+   * the compare-and-set makes a replayed code fail even when two requests race.
+   */
+  async acceptTotpStep(id: number, step: number): Promise<boolean> {
+    const result = await this.db.updateTable('users').set({ mfa_last_step: step })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('mfa_last_step', 'is', null), eb('mfa_last_step', '<', step)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async list(query: UserListQuery): Promise<{ users: User[]; total: number }> {
+    let base = this.db.selectFrom('users');
+    if (query.q) {
+      const pattern = likePattern(query.q);
+      base = base.where((eb) => eb.or([
+        eb(sql<string>`lower(username)`, 'like', sql<string>`${pattern} escape '\\'`),
+        eb(sql<string>`lower(email)`, 'like', sql<string>`${pattern} escape '\\'`),
+      ]));
+    }
+    const [rows, count] = await Promise.all([
+      base.selectAll().orderBy('id').limit(query.limit).offset(query.offset).execute(),
+      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { users: rows.map(toUser), total: Number(count.n) };
+  }
+
+  async countActiveAdmins(): Promise<number> {
+    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('role', '=', 'admin').where('is_active', '=', 1).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Users whose authorisation changed since `since`: their current version bounds older tokens. */
+  async authzChangedSince(since: number): Promise<{ id: number; authzVersion: number }[]> {
+    const rows = await this.db.selectFrom('users').select(['id', 'authz_version'])
+      .where('updated_at', '>=', since).where('authz_version', '>', 1).execute();
+    return rows.map((r) => ({ id: Number(r.id), authzVersion: Number(r.authz_version) }));
+  }
+}
