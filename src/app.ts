@@ -17,8 +17,17 @@ import { requestId, requestIdFrom } from './plugins/request-id.js';
 import { requestLog } from './plugins/request-log.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { installValidators } from './plugins/validation.js';
+import { authGuard } from './plugins/auth-guard.js';
+import { bearerAuthenticator } from './plugins/credentials.js';
+import { adminUserRoutes } from './routes/admin/users.js';
+import { registerRoutes } from './routes/auth/register.js';
+import { sessionRoutes } from './routes/auth/sessions.js';
+import { tokenRoutes } from './routes/auth/tokens.js';
 import { docsRoutes } from './routes/docs.js';
+import { jwksRoutes } from './routes/jwks.js';
 import { opsRoutes } from './routes/ops.js';
+import { userRoutes } from './routes/users.js';
+import { createServices, type Services } from './services/index.js';
 import { classifyDatabaseError, openStorage, type Storage } from './storage/index.js';
 import { VERSION } from './version.js';
 
@@ -28,6 +37,15 @@ export interface AppDependencies {
   readonly clock?: Clock;
   /** Where log lines go (default stdout); tests pass a stream to read them. */
   readonly logStream?: DestinationStream;
+  /** Replaces parts of the service graph (tests pass e.g. a cheaper password hasher). */
+  readonly services?: Partial<Pick<Parameters<typeof createServices>[0], 'hasher' | 'revocations' | 'throttle'>>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The use cases behind the routes (for CLIs, tests and embedding apps). */
+    readonly gatehouse: Services;
+  }
 }
 
 export type GatehouseApp = FastifyInstance;
@@ -70,11 +88,29 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(formbody, { bodyLimit: config.maxBodyBytes });
   await app.register(openapi, { version: VERSION, tokenUrl: '/api/v1/auth/token' });
 
+  const services = await createServices({ config, storage, clock, log: app.log, ...deps.services });
+  app.decorate('gatehouse', services);
+  app.addHook('onClose', () => services.revocations.close());
+  // Stamped first, on the app's clock: a refresh that arrived before a rotation is concurrent, not a replay.
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.receivedAt = clock.now();
+    done();
+  });
+  await app.register(authGuard, { authenticate: bearerAuthenticator({ tokens: services.tokens, revocations: services.revocations }) });
+
+  await app.register(async (api) => {
+    await api.register(registerRoutes, { services });
+    await api.register(tokenRoutes, { services });
+    await api.register(sessionRoutes, { services });
+    await api.register(userRoutes, { services });
+    await api.register(adminUserRoutes, { services });
+  }, { prefix: '/api/v1' });
+  await app.register(jwksRoutes, { services });
+
   await app.register(opsRoutes, {
     readiness: [{ name: 'database', check: () => storage.ping(1500) }],
   });
   await app.register(docsRoutes);
-  void clock;
 
   return app;
 }

@@ -1,6 +1,7 @@
 // serve: load config, open and migrate storage, listen, and drain on SIGTERM.
 import { buildApp, type GatehouseApp } from './app.js';
 import { ConfigError, loadConfig, type Env } from './config/index.js';
+import { BootstrapError, ensureFirstSuperuser } from './services/bootstrap.js';
 import { openStorage } from './storage/index.js';
 
 /** How long SIGTERM waits for in-flight requests before closing what is left. */
@@ -25,6 +26,13 @@ export async function startServer(env: Env): Promise<Running> {
   }
   app.addHook('onClose', () => storage.close());
   for (const warning of warnings) app.log.warn(warning);
+  try {
+    const admin = await ensureFirstSuperuser(storage, app.gatehouse.users, config.firstSuperuser, config.firstSuperuserPassword);
+    if (admin) app.log.info({ user_id: admin.id, username: admin.username }, 'created the first administrator from FIRST_SUPERUSER');
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const url = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url, environment: config.environment, database: storage.handle.dialect }, 'gatehouse listening');
   return { app, url, stop: () => app.close() };
@@ -38,6 +46,8 @@ export async function serve(env: Env): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const line of err.lines) process.stderr.write(`gatehouse: ${line}\n`);
+    } else if (err instanceof BootstrapError) {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
     } else {
       process.stderr.write(`gatehouse: cannot start: ${describeStartError(err)}\n`);
     }

@@ -1,5 +1,59 @@
-// gatehouse create-admin: interactive (password not echoed) or scripted with --password-stdin.
-export async function createAdminCommand(_args: readonly string[]): Promise<number> {
-  process.stderr.write('gatehouse: create-admin is not available yet\n');
-  return 1;
+// gatehouse create-admin: makes an administrator. Asks for the password without echo, twice; or
+// reads it from stdin with --password-stdin (for scripts: never pass a password as an argument).
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { systemClock } from '../clock.js';
+import { loadConfig } from '../config/index.js';
+import { BootstrapError, createAdmin } from '../services/bootstrap.js';
+import { createServices } from '../services/index.js';
+import { openStorage } from '../storage/index.js';
+import { ask, askHidden, readFirstLine } from './prompt.js';
+
+const HELP = `Usage: gatehouse create-admin [--email EMAIL] [--username NAME] [--full-name NAME] [--password-stdin]
+
+Creates an administrator in the configured database (DATABASE_URL). Without --password-stdin the
+password is asked for twice, without echo.
+`;
+
+export async function createAdminCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      email: { type: 'string' }, username: { type: 'string' }, 'full-name': { type: 'string' },
+      'password-stdin': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const { config } = loadConfig(process.env);
+  const email = (values.email ?? (await ask('Email: '))).trim();
+  const username = (values.username ?? (values['password-stdin'] ? '' : await ask(`Username [${email.split('@')[0]}]: `))).trim() || undefined;
+  let password: string;
+  if (values['password-stdin']) {
+    password = await readFirstLine();
+  } else {
+    password = await askHidden('Password: ');
+    if ((await askHidden('Repeat password: ')) !== password) {
+      process.stderr.write('gatehouse: the passwords do not match\n');
+      return 1;
+    }
+  }
+  const storage = await openStorage(config.databaseUrl);
+  try {
+    const services = await createServices({ config, storage, clock: systemClock, log: pino({ level: 'silent' }) });
+    const admin = await createAdmin(services.users, { email, username, password, fullName: values['full-name'] ?? null }, { identity: 'email/username', password: 'password' });
+    process.stdout.write(`created administrator ${admin.username} <${admin.email}> (id ${admin.id})\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof BootstrapError) {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await storage.close();
+  }
 }

@@ -9,6 +9,8 @@ export interface CatalogueEntry {
 export const ERRORS = {
   BAD_REQUEST: { status: 400, detail: 'Bad Request' },
   HTTPS_REQUIRED: { status: 400, detail: 'HTTPS required' },
+  UNSUPPORTED_GRANT_TYPE: { status: 400, detail: 'Unsupported grant type' },
+  INVALID_SCOPE: { status: 400, detail: 'Unknown scope requested' },
   NOT_AUTHENTICATED: { status: 401, detail: 'Not authenticated' },
   INVALID_TOKEN: { status: 401, detail: 'Could not validate credentials' },
   INVALID_CREDENTIALS: { status: 401, detail: 'Incorrect username or password' },
@@ -25,6 +27,7 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, detail: 'Method Not Allowed' },
   USERNAME_TAKEN: { status: 409, detail: 'Username already registered' },
   EMAIL_TAKEN: { status: 409, detail: 'Email already registered' },
+  LAST_ADMIN: { status: 409, detail: 'The last active administrator cannot be demoted or deactivated' },
   MFA_ALREADY_ENABLED: { status: 409, detail: 'Two-factor authentication is already enabled' },
   MFA_NOT_ENABLED: { status: 409, detail: 'Two-factor authentication is not enabled' },
   PAYLOAD_TOO_LARGE: { status: 413, detail: 'Request body too large' },

@@ -8,8 +8,19 @@ const TYPE_NAMES: Record<string, [string, string]> = {
   number: ['float_type', 'Input should be a valid number'],
   boolean: ['bool_type', 'Input should be a valid boolean'],
   array: ['list_type', 'Input should be a valid list'],
-  object: ['dict_type', 'Input should be a valid dictionary or object'],
+  // A body or nested object is a pydantic model, whose wrong-type error is this one (not dict_type).
+  object: ['model_attributes_type', 'Input should be a valid dictionary or object to extract fields from'],
   null: ['none_required', 'Input should be None'],
+};
+
+/** Ajv format → pydantic v2's error type and the noun of its message. */
+const FORMAT_NAMES: Record<string, [string, string]> = {
+  'date-time': ['datetime_parsing', 'datetime'],
+  date: ['date_parsing', 'date'],
+  time: ['time_parsing', 'time'],
+  uuid: ['uuid_parsing', 'UUID'],
+  uri: ['url_parsing', 'URL'],
+  url: ['url_parsing', 'URL'],
 };
 
 /** Fastify's `validationContext` → FastAPI's first `loc` element. */
@@ -44,10 +55,11 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
     case 'minLength': return { msg: `String should have at least ${p.limit} character${p.limit === 1 ? '' : 's'}`, type: 'string_too_short' };
     case 'maxLength': return { msg: `String should have at most ${p.limit} character${p.limit === 1 ? '' : 's'}`, type: 'string_too_long' };
     case 'pattern': return { msg: `String should match pattern '${p.pattern}'`, type: 'string_pattern_mismatch' };
-    case 'format':
-      return p.format === 'email'
-        ? { msg: 'value is not a valid email address', type: 'value_error' }
-        : { msg: `Input should be a valid ${String(p.format)}`, type: `${String(p.format)}_parsing` };
+    case 'format': {
+      if (p.format === 'email') return { msg: 'value is not a valid email address', type: 'value_error' };
+      const [type, name] = FORMAT_NAMES[String(p.format)] ?? [`${String(p.format)}_parsing`, String(p.format)];
+      return { msg: `Input should be a valid ${name}`, type };
+    }
     case 'minimum': return { msg: `Input should be greater than or equal to ${p.limit}`, type: 'greater_than_equal' };
     case 'maximum': return { msg: `Input should be less than or equal to ${p.limit}`, type: 'less_than_equal' };
     case 'exclusiveMinimum': return { msg: `Input should be greater than ${p.limit}`, type: 'greater_than' };
@@ -61,6 +73,8 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
       return { msg: `Input should be ${list}`, type: 'enum' };
     }
     case 'const': return { msg: `Input should be '${String(p.allowedValue)}'`, type: 'literal_error' };
+    // Raised by plugins/validation.ts (not Ajv); worded like a pydantic field validator's ValueError.
+    case 'nulCharacter': return { msg: 'Value error, NUL characters are not allowed', type: 'value_error' };
     default: return { msg: 'Input is invalid', type: 'value_error' };
   }
 }

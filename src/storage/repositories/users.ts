@@ -176,6 +176,13 @@ export class UsersRepository {
     return Number(row.n);
   }
 
+  /** Every admin, active or not (bootstrap asks "does any admin exist?"). */
+  async countAdmins(): Promise<number> {
+    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('role', '=', 'admin').executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   /** Users whose authorisation changed since `since`: their current version bounds older tokens. */
   async authzChangedSince(since: number): Promise<{ id: number; authzVersion: number }[]> {
     const rows = await this.db.selectFrom('users').select(['id', 'authz_version'])

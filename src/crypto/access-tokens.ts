@@ -1,0 +1,142 @@
+// Access tokens: short-lived JWTs (RFC 7519, profile of RFC 9068). Signed with jose; verified on the
+// hot path with fast-jwt, whose synchronous HMAC and verified-token cache keep a request's cost
+// in microseconds (docs/benchmarks.md). Exactly one algorithm is accepted: the configured one.
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { createVerifier } from 'fast-jwt';
+import type { KeyRing } from './signing-keys.js';
+
+export interface AccessClaims {
+  readonly sub: string;
+  readonly sid: string;
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly iss: string;
+  readonly aud: string;
+  readonly type: 'access';
+  readonly roles: readonly string[];
+  readonly scope: string;
+  /** The user's authorisation version when issued; a role change or deactivation bumps it. */
+  readonly ver: number;
+}
+
+export interface AccessTokenInput {
+  readonly userId: number;
+  readonly sessionId: string;
+  readonly roles: readonly string[];
+  readonly scope: string;
+  readonly authzVersion: number;
+}
+
+/** Why a token was refused; for logs only — clients always see the same 401. */
+export class TokenRejected extends Error {
+  override readonly name = 'TokenRejected';
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+export interface AccessTokenOptions {
+  readonly keys: KeyRing;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly ttlSeconds: number;
+  readonly now: () => number;
+}
+
+type VerifierSync = (token: string) => unknown;
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+function headerOf(token: string): { alg?: unknown; kid?: unknown } {
+  try {
+    return JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as { alg?: unknown; kid?: unknown };
+  } catch {
+    throw new TokenRejected('malformed header');
+  }
+}
+
+export class AccessTokens {
+  private readonly verifiers = new Map<string, VerifierSync>();
+
+  constructor(private readonly options: AccessTokenOptions) {}
+
+  get ttlSeconds(): number {
+    return this.options.ttlSeconds;
+  }
+
+  async issue(input: AccessTokenInput): Promise<{ token: string; claims: AccessClaims }> {
+    const { keys, issuer, audience, ttlSeconds } = this.options;
+    const iat = Math.floor(this.options.now() / 1000);
+    const claims: AccessClaims = {
+      sub: String(input.userId), sid: input.sessionId, jti: randomBytes(16).toString('base64url'),
+      iat, exp: iat + ttlSeconds, iss: issuer, aud: audience, type: 'access',
+      roles: [...input.roles], scope: input.scope, ver: input.authzVersion,
+    };
+    const { kid, key } = keys.signingKey();
+    const token = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: keys.algorithm, typ: 'JWT', ...(kid ? { kid } : {}) })
+      .sign(key);
+    return { token, claims };
+  }
+
+  /** Returns the claims of a valid access token, or throws TokenRejected. */
+  verify(token: string): AccessClaims {
+    if (token.length > 4096 || !JWT_SHAPE.test(token)) throw new TokenRejected('not a JWT');
+    const header = headerOf(token);
+    // The header may name a key id, never a key: jku, jwk, x5u and x5c are not read (RFC 8725 §3.10).
+    const kid = typeof header.kid === 'string' ? header.kid : undefined;
+    const verifier = this.verifierFor(kid);
+    let payload: Record<string, unknown>;
+    try {
+      payload = verifier(token) as Record<string, unknown>;
+    } catch (err) {
+      throw new TokenRejected(`signature or claims: ${(err as { code?: string }).code ?? 'invalid'}`);
+    }
+    return this.checkClaims(payload);
+  }
+
+  private verifierFor(kid: string | undefined): VerifierSync {
+    const cacheKey = kid ?? '';
+    let verifier = this.verifiers.get(cacheKey);
+    if (verifier) return verifier;
+    const key = this.options.keys.verificationKey(kid);
+    if (!key) throw new TokenRejected('unknown key id');
+    verifier = createVerifier({
+      key: Buffer.isBuffer(key) ? key : key.export({ type: 'spki', format: 'pem' }).toString(),
+      algorithms: [this.options.keys.algorithm as never],
+      allowedIss: this.options.issuer,
+      allowedAud: this.options.audience,
+      requiredClaims: ['exp', 'iat', 'sub', 'jti', 'sid', 'iss', 'aud'],
+      // Time is checked below against the injected clock; the library checks signature and claims.
+      ignoreExpiration: true,
+      ignoreNotBefore: true,
+      cache: 10_000,
+      cacheTTL: this.options.ttlSeconds * 1000,
+    });
+    this.verifiers.set(cacheKey, verifier);
+    return verifier;
+  }
+
+  /** Forgets per-key verifiers (after a key reload or rotation). */
+  resetVerifiers(): void {
+    this.verifiers.clear();
+  }
+
+  private checkClaims(p: Record<string, unknown>): AccessClaims {
+    // RFC 9068 §4: a token that is not an access token (e.g. a refresh token) is never accepted here.
+    if (p.type !== 'access') throw new TokenRejected('not an access token');
+    const now = this.options.now() / 1000;
+    if (typeof p.exp !== 'number' || p.exp <= now) throw new TokenRejected('expired');
+    if (typeof p.iat !== 'number' || p.iat > now + 60) throw new TokenRejected('issued in the future');
+    if (p.exp - p.iat > this.options.ttlSeconds + 60) throw new TokenRejected('lifetime longer than configured');
+    if (typeof p.sub !== 'string' || !/^\d{1,15}$/.test(p.sub)) throw new TokenRejected('bad subject');
+    if (typeof p.sid !== 'string' || typeof p.jti !== 'string') throw new TokenRejected('bad ids');
+    const roles = Array.isArray(p.roles) ? p.roles.filter((r): r is string => typeof r === 'string') : [];
+    return {
+      sub: p.sub, sid: p.sid, jti: p.jti, iat: p.iat, exp: p.exp, iss: String(p.iss), aud: String(p.aud),
+      type: 'access', roles, scope: typeof p.scope === 'string' ? p.scope : '', ver: typeof p.ver === 'number' ? p.ver : 0,
+    };
+  }
+}

@@ -1,0 +1,121 @@
+// The keys access tokens are signed with. HS256: the UTF-8 bytes of SECRET_KEY (contract), one key,
+// no kid. EdDSA / ES256: key pairs kept in the database (private half encrypted), published in the
+// JWKS with a kid; rotation adds a key and retires the old one, which keeps verifying until every
+// token it signed has expired, so nobody is logged out.
+import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { JwtAlgorithm } from '../config/index.js';
+import { decrypt, encrypt } from './encryption.js';
+
+export interface StoredSigningKey {
+  readonly kid: string;
+  readonly algorithm: string;
+  readonly privateJwk: string;
+  readonly publicJwk: string;
+  readonly createdAt: number;
+  readonly retiredAt: number | null;
+}
+
+/** What the key ring needs from storage (SigningKeysRepository fits). */
+export interface SigningKeyStore {
+  list(algorithm: string): Promise<StoredSigningKey[]>;
+  insert(key: Omit<StoredSigningKey, 'retiredAt'>): Promise<boolean>;
+  retireOthers(algorithm: string, keep: string, now: number): Promise<void>;
+}
+
+export interface KeyRing {
+  readonly algorithm: JwtAlgorithm;
+  /** The key new tokens are signed with. */
+  signingKey(): { readonly kid: string | undefined; readonly key: CryptoKey | Uint8Array };
+  /** Verification material for a token's kid (HS256: the secret, kid ignored); undefined when unknown. */
+  verificationKey(kid: string | undefined): Buffer | KeyObject | undefined;
+  /** Public keys for /.well-known/jwks.json (none for HS256). */
+  jwks(): { keys: JWK[] };
+  /** Reloads from the store (another instance may have rotated). */
+  reload(): Promise<void>;
+}
+
+export function hmacKeyRing(secretKey: string): KeyRing {
+  const bytes = new TextEncoder().encode(secretKey);
+  const buffer = Buffer.from(bytes);
+  return {
+    algorithm: 'HS256',
+    signingKey: () => ({ kid: undefined, key: bytes }),
+    verificationKey: () => buffer,
+    jwks: () => ({ keys: [] }),
+    reload: async () => undefined,
+  };
+}
+
+interface LoadedKey {
+  readonly kid: string;
+  readonly publicKey: KeyObject;
+  readonly publicJwk: JWK;
+  readonly privateKey: CryptoKey | undefined;
+  readonly createdAt: number;
+  readonly retiredAt: number | null;
+}
+
+export interface AsymmetricKeyRingOptions {
+  readonly algorithm: 'EdDSA' | 'ES256';
+  readonly store: SigningKeyStore;
+  readonly encryptionKey: Buffer;
+  readonly now: () => number;
+  /** How long a retired key keeps verifying: at least the access-token lifetime. */
+  readonly retiredKeyLifetimeMs: number;
+}
+
+async function newKey(options: AsymmetricKeyRingOptions): Promise<Omit<StoredSigningKey, 'retiredAt'>> {
+  const { algorithm } = options;
+  const pair = await generateKeyPair(algorithm, { extractable: true, ...(algorithm === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+  const kid = randomBytes(12).toString('base64url');
+  const privateJwk = JSON.stringify(await exportJWK(pair.privateKey));
+  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: algorithm, use: 'sig' };
+  return {
+    kid, algorithm, createdAt: options.now(),
+    privateJwk: encrypt(options.encryptionKey, privateJwk, `signing-key:${kid}`),
+    publicJwk: JSON.stringify(publicJwk),
+  };
+}
+
+export async function asymmetricKeyRing(options: AsymmetricKeyRingOptions): Promise<KeyRing> {
+  let keys: LoadedKey[] = [];
+  let active: LoadedKey | undefined;
+
+  async function load(): Promise<void> {
+    let stored = await options.store.list(options.algorithm);
+    if (!stored.some((k) => k.retiredAt === null)) {
+      await options.store.insert(await newKey(options));
+      stored = await options.store.list(options.algorithm);
+    }
+    const now = options.now();
+    const usable = stored.filter((k) => k.retiredAt === null || now - k.retiredAt < options.retiredKeyLifetimeMs);
+    // Every instance signs with the oldest live key, so two instances that raced to create one agree.
+    const current = stored.find((k) => k.retiredAt === null)!;
+    keys = await Promise.all(usable.map(async (k): Promise<LoadedKey> => {
+      const publicJwk = JSON.parse(k.publicJwk) as JWK;
+      const privateKey = k.kid === current.kid
+        ? (await importJWK(JSON.parse(decrypt(options.encryptionKey, k.privateJwk, `signing-key:${k.kid}`)) as JWK, options.algorithm)) as CryptoKey
+        : undefined;
+      return { kid: k.kid, publicJwk, privateKey, publicKey: createPublicKey({ key: publicJwk as never, format: 'jwk' }), createdAt: k.createdAt, retiredAt: k.retiredAt };
+    }));
+    active = keys.find((k) => k.kid === current.kid);
+  }
+
+  await load();
+  return {
+    algorithm: options.algorithm,
+    signingKey: () => ({ kid: active!.kid, key: active!.privateKey! }),
+    verificationKey: (kid) => keys.find((k) => k.kid === kid)?.publicKey,
+    jwks: () => ({ keys: keys.map((k) => k.publicJwk) }),
+    reload: load,
+  };
+}
+
+/** Adds a new signing key and retires the others (they keep verifying for `retiredKeyLifetimeMs`). */
+export async function rotateSigningKey(options: AsymmetricKeyRingOptions): Promise<string> {
+  const key = await newKey(options);
+  await options.store.insert(key);
+  await options.store.retireOthers(options.algorithm, key.kid, options.now());
+  return key.kid;
+}

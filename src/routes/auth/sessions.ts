@@ -1,0 +1,68 @@
+// Signing out for real: logout (this session), logout-all, listing and ending one's own sessions,
+// and the password change (which ends every other session).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { HttpError } from '../../errors/http-error.js';
+import { contextOf } from '../context.js';
+import { AUTH_ERRORS, BEARER, Detail, Password, SessionOut, sessionJson } from '../schemas.js';
+import type { RouteOptions } from './tokens.js';
+
+const NoContent = Type.Null({ description: 'No Content' });
+
+export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services }) => {
+  app.post('/auth/logout', {
+    onRequest: app.requireUser,
+    schema: { tags: ['auth'], summary: 'End this session', security: BEARER, response: { 204: NoContent, ...AUTH_ERRORS } },
+  }, async (request, reply) => {
+    const { userId, sessionId } = request.principal;
+    if (sessionId === undefined) throw new HttpError('API_KEY_FORBIDDEN');
+    await services.sessions.logout(userId, sessionId, contextOf(request));
+    return reply.code(204).send(null);
+  });
+
+  app.post('/auth/logout-all', {
+    onRequest: [app.requireUser, app.requireScopes('profile:write')],
+    schema: { tags: ['auth'], summary: 'End every session of this user', security: BEARER, response: { 204: NoContent, ...AUTH_ERRORS } },
+  }, async (request, reply) => {
+    if (request.principal.via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
+    await services.sessions.logoutAll(request.principal.userId, contextOf(request));
+    return reply.code(204).send(null);
+  });
+
+  app.get('/auth/sessions', {
+    onRequest: [app.requireUser, app.requireScopes('profile:read')],
+    schema: { tags: ['auth'], summary: 'Your live sessions', security: BEARER, response: { 200: Type.Array(SessionOut), ...AUTH_ERRORS } },
+  }, async (request) => {
+    const { userId, sessionId } = request.principal;
+    const sessions = await services.sessions.list(userId);
+    return sessions.map((s) => sessionJson(s, sessionId));
+  });
+
+  app.delete('/auth/sessions/:id', {
+    onRequest: [app.requireUser, app.requireScopes('profile:write')],
+    schema: {
+      tags: ['auth'], summary: 'End one of your sessions', security: BEARER,
+      params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
+      response: { 204: NoContent, 404: Detail, ...AUTH_ERRORS },
+    },
+  }, async (request, reply) => {
+    if (request.principal.via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
+    await services.sessions.remove(request.principal.userId, request.params.id, contextOf(request));
+    return reply.code(204).send(null);
+  });
+
+  app.post('/auth/password', {
+    onRequest: [app.requireUser, app.requireScopes('profile:write')],
+    schema: {
+      tags: ['auth'], summary: 'Change your password (every other session ends)', security: BEARER,
+      body: Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false }),
+      response: { 204: NoContent, ...AUTH_ERRORS },
+    },
+  }, async (request, reply) => {
+    const { userId, sessionId, via } = request.principal;
+    // An API key can never change a password (contract: API keys).
+    if (via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
+    await services.users.changePassword(userId, sessionId, request.body.current_password, request.body.new_password, contextOf(request));
+    return reply.code(204).send(null);
+  });
+};

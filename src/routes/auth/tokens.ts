@@ -1,0 +1,79 @@
+// POST /api/v1/auth/token (OAuth2 password and refresh_token grants, RFC 6749 §4.3 and §6) and
+// POST /api/v1/auth/refresh (JSON). Every response that carries tokens is `no-store`.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import { HttpError } from '../../errors/http-error.js';
+import { FORM_ONLY } from '../../plugins/content-types.js';
+import type { Services } from '../../services/index.js';
+import { grantScopes } from '../../services/scopes.js';
+import type { IssuedTokens } from '../../services/sessions.js';
+import { contextOf } from '../context.js';
+import { Detail, TokenOut, ValidationErrorOut } from '../schemas.js';
+
+export interface RouteOptions {
+  readonly services: Services;
+}
+
+const TokenForm = Type.Object({
+  grant_type: Type.Optional(Type.String({ maxLength: 50 })),
+  username: Type.Optional(Type.String({ maxLength: 320 })),
+  password: Type.Optional(Type.String({ maxLength: 1024 })),
+  scope: Type.Optional(Type.String({ maxLength: 500 })),
+  otp: Type.Optional(Type.String({ maxLength: 64 })),
+  refresh_token: Type.Optional(Type.String({ maxLength: 500 })),
+  // Sent (usually empty) by generic OAuth2 clients such as the docs page; public clients need none.
+  client_id: Type.Optional(Type.String({ maxLength: 200 })),
+  client_secret: Type.Optional(Type.String({ maxLength: 200 })),
+}, { additionalProperties: false });
+
+const TOKEN_RESPONSES = { 200: TokenOut, 400: Detail, 401: Detail, 403: Detail, 422: ValidationErrorOut, 429: Detail };
+
+export function sendTokens(reply: FastifyReply, issued: IssuedTokens) {
+  // RFC 6749 §5.1: token responses must not be cached.
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  return {
+    access_token: issued.accessToken, refresh_token: issued.refreshToken, token_type: 'bearer' as const,
+    expires_in: issued.expiresIn, scope: issued.scope,
+  };
+}
+
+function missing(field: string): HttpError {
+  return new HttpError('VALIDATION_FAILED', { issues: [{ loc: ['body', field], msg: 'Field required', type: 'missing' }] });
+}
+
+export const tokenRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services }) => {
+  app.post('/auth/token', {
+    config: { consumes: FORM_ONLY },
+    schema: {
+      tags: ['auth'], summary: 'OAuth2 token endpoint (password and refresh_token grants)',
+      consumes: ['application/x-www-form-urlencoded'], body: TokenForm, response: TOKEN_RESPONSES,
+    },
+  }, async (request, reply) => {
+    const form = request.body;
+    const ctx = contextOf(request);
+    const grant = form.grant_type ?? 'password';
+    if (grant === 'refresh_token') {
+      if (!form.refresh_token) throw missing('refresh_token');
+      return sendTokens(reply, await services.sessions.refresh(form.refresh_token, ctx));
+    }
+    if (grant !== 'password') throw new HttpError('UNSUPPORTED_GRANT_TYPE', { extra: { error: 'unsupported_grant_type' } });
+    if (form.username === undefined) throw missing('username');
+    if (form.password === undefined) throw missing('password');
+    const user = await services.authentication.authenticate(form.username, form.password, form.otp, ctx);
+    const scopes = grantScopes(form.scope, user.role);
+    return sendTokens(reply, await services.sessions.start(user, 'token', scopes, ctx));
+  });
+
+  app.post('/auth/refresh', {
+    schema: {
+      tags: ['auth'], summary: 'Exchange a refresh token for a new pair (the old one dies)',
+      body: Type.Optional(Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false })),
+      response: TOKEN_RESPONSES,
+    },
+  }, async (request, reply) => {
+    const token = request.body?.refresh_token;
+    if (!token) throw new HttpError('INVALID_REFRESH_TOKEN', { extra: { error: 'invalid_grant' } });
+    return sendTokens(reply, await services.sessions.refresh(token, contextOf(request)));
+  });
+};

@@ -1,0 +1,34 @@
+// The audit trail: every security event the contract names, stored in the database and written to
+// the log. Never a password, token or key: callers pass only ids and small non-secret details.
+import type { AuditRepository } from '../storage/repositories/audit.js';
+import type { Logger, RequestContext } from './context.js';
+
+export const AUDIT_ACTIONS = [
+  'login.success', 'login.failure', 'logout', 'token.refresh_reuse', 'password.change', 'password.reset',
+  'mfa.enable', 'mfa.disable', 'apikey.create', 'apikey.revoke', 'user.role_change', 'user.deactivate', 'lockout',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+export type AuditOutcome = 'success' | 'failure' | 'blocked';
+
+export interface AuditEntry {
+  readonly userId: number | null;
+  readonly outcome: AuditOutcome;
+  readonly details?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+export class AuditLog {
+  constructor(
+    private readonly repo: AuditRepository,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  /** Stores the event; a database failure propagates (the request fails with 503, never silently). */
+  async record(action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<void> {
+    const event = await this.repo.insert({
+      time: this.now(), action, userId: entry.userId, ip: ctx.ip, userAgent: ctx.userAgent,
+      requestId: ctx.requestId, outcome: entry.outcome, details: entry.details ?? null,
+    });
+    this.log.info({ audit: { id: event.id, action, user_id: entry.userId, ip: ctx.ip, request_id: ctx.requestId, outcome: entry.outcome, ...entry.details } }, `audit ${action}`);
+  }
+}

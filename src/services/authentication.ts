@@ -1,0 +1,98 @@
+// Proving who you are: username-or-email and password, then the second factor when enabled.
+// Unknown user and wrong password cost the same (a dummy verify) and answer the same; every
+// failure is audited and counted toward the account's lockout.
+import type { PasswordHasher } from '../crypto/passwords.js';
+import { HttpError } from '../errors/http-error.js';
+import type { Storage, User } from '../storage/index.js';
+import type { AuditLog } from './audit.js';
+import type { Logger, RequestContext } from './context.js';
+
+/** Per-account failure counting (the lockout); the no-op version counts nothing. */
+export interface LoginThrottle {
+  /** Throws ACCOUNT_LOCKED (429) while the account is locked. */
+  assertNotLocked(accountKey: string): Promise<void>;
+  /** Counts a failure; locks the account at the threshold (and audits `lockout`). */
+  recordFailure(accountKey: string, userId: number | null, ctx: RequestContext): Promise<void>;
+  recordSuccess(accountKey: string): Promise<void>;
+}
+
+export const NO_THROTTLE: LoginThrottle = {
+  assertNotLocked: async () => undefined,
+  recordFailure: async () => undefined,
+  recordSuccess: async () => undefined,
+};
+
+/** The second factor (TOTP or a recovery code); absent until MFA is wired in. */
+export interface SecondFactor {
+  /** True when `code` is a valid, unused TOTP code or recovery code for this user (and consumes it). */
+  verify(user: User, code: string, ctx: RequestContext): Promise<boolean>;
+}
+
+export interface AuthenticationOptions {
+  readonly storage: Storage;
+  readonly hasher: PasswordHasher;
+  readonly audit: AuditLog;
+  readonly throttle: LoginThrottle;
+  readonly secondFactor?: SecondFactor;
+  readonly log: Logger;
+  readonly now: () => number;
+}
+
+/** The lockout counts per account; for names that match no account, per name, so both look alike. */
+export function accountKey(user: User | undefined, identifier: string): string {
+  return user ? `user:${user.id}` : `name:${identifier.trim().toLowerCase()}`;
+}
+
+const MAX_IDENTIFIER = 320;
+
+export class AuthenticationService {
+  constructor(private readonly o: AuthenticationOptions) {}
+
+  async authenticate(identifier: string, password: string, otp: string | undefined, ctx: RequestContext): Promise<User> {
+    const lookup = identifier.trim();
+    const user = lookup.length > 0 && lookup.length <= MAX_IDENTIFIER ? await this.o.storage.users.findByLogin(lookup) : undefined;
+    const key = accountKey(user, lookup);
+    await this.o.throttle.assertNotLocked(key);
+
+    const passwordOk = user
+      ? await this.verifyAndUpgrade(user, password)
+      : (await this.o.hasher.verifyDummy(password), false);
+    if (!user || !passwordOk) {
+      await this.fail(key, user?.id ?? null, ctx, 'password');
+      throw new HttpError('INVALID_CREDENTIALS');
+    }
+    // Checked after the password, so an inactive account is indistinguishable until proven.
+    if (!user.isActive) {
+      await this.o.audit.record('login.failure', ctx, { userId: user.id, outcome: 'failure', details: { reason: 'inactive' } });
+      throw new HttpError('INACTIVE_USER');
+    }
+    if (user.mfaEnabled) {
+      const ok = otp !== undefined && otp.trim() !== '' && this.o.secondFactor !== undefined
+        && (await this.o.secondFactor.verify(user, otp.trim(), ctx));
+      if (!ok) {
+        // A missing code is not an attack; a wrong one counts like a wrong password.
+        if (otp !== undefined && otp.trim() !== '') await this.fail(key, user.id, ctx, 'otp');
+        throw new HttpError('MFA_REQUIRED', { extra: { error: 'mfa_required' } });
+      }
+    }
+    await this.o.throttle.recordSuccess(key);
+    await this.o.audit.record('login.success', ctx, { userId: user.id, outcome: 'success', details: { mfa: user.mfaEnabled } });
+    return user;
+  }
+
+  /** Checks the password; a bcrypt or weaker hash is replaced by a fresh argon2id one on success. */
+  async verifyAndUpgrade(user: User, password: string): Promise<boolean> {
+    const result = await this.o.hasher.verify(user.passwordHash, password);
+    if (result.ok && result.needsRehash) {
+      const passwordHash = await this.o.hasher.hash(password);
+      await this.o.storage.users.update(user.id, { passwordHash }, this.o.now());
+      this.o.log.info({ user_id: user.id }, 'password hash upgraded to argon2id');
+    }
+    return result.ok;
+  }
+
+  private async fail(key: string, userId: number | null, ctx: RequestContext, reason: string): Promise<void> {
+    await this.o.audit.record('login.failure', ctx, { userId, outcome: 'failure', details: { reason } });
+    await this.o.throttle.recordFailure(key, userId, ctx);
+  }
+}

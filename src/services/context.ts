@@ -1,0 +1,15 @@
+// What a use case knows about the request that caused it, without any HTTP types.
+
+export interface RequestContext {
+  readonly ip: string;
+  readonly userAgent: string | null;
+  readonly requestId: string;
+  /** When the request arrived (epoch ms): tells a concurrent refresh from a replayed one. */
+  readonly receivedAt: number;
+}
+
+/** Minimal structured logger (pino and Fastify's logger fit). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}

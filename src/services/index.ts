@@ -1,0 +1,84 @@
+// Wires the use cases together from config, storage and the process's shared state.
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/index.js';
+import { AccessTokens } from '../crypto/access-tokens.js';
+import { createPasswordHasher, type PasswordHasher } from '../crypto/passwords.js';
+import { deriveKeys, type DerivedKeys } from '../crypto/secrets.js';
+import { asymmetricKeyRing, hmacKeyRing, type KeyRing } from '../crypto/signing-keys.js';
+import { MemoryRevocationStore, type RevocationStore } from '../limits/revocations.js';
+import type { Storage } from '../storage/index.js';
+import { AuditLog } from './audit.js';
+import { AuthenticationService, NO_THROTTLE, type LoginThrottle, type SecondFactor } from './authentication.js';
+import type { Logger } from './context.js';
+import { SessionService } from './sessions.js';
+import { UserService } from './users.js';
+
+export interface Services {
+  readonly config: Config;
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly derivedKeys: DerivedKeys;
+  readonly keyRing: KeyRing;
+  readonly tokens: AccessTokens;
+  readonly revocations: RevocationStore;
+  readonly hasher: PasswordHasher;
+  readonly audit: AuditLog;
+  readonly authentication: AuthenticationService;
+  readonly sessions: SessionService;
+  readonly users: UserService;
+}
+
+export interface ServiceDependencies {
+  readonly config: Config;
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly revocations?: RevocationStore;
+  readonly throttle?: LoginThrottle;
+  readonly secondFactor?: SecondFactor;
+  readonly hasher?: PasswordHasher;
+}
+
+/** Audience of Gatehouse access tokens: resource servers check it (RFC 9068 §4). */
+export const TOKEN_AUDIENCE = 'gatehouse';
+
+export async function createServices(deps: ServiceDependencies): Promise<Services> {
+  const { config, storage, clock, log } = deps;
+  const now = () => clock.now();
+  const accessTtlMs = config.accessTokenExpireMinutes * 60_000;
+  const derivedKeys = deriveKeys(config.secretKey);
+  const keyRing = config.jwtAlgorithm === 'HS256'
+    ? hmacKeyRing(config.secretKey)
+    : await asymmetricKeyRing({
+      algorithm: config.jwtAlgorithm, store: storage.signingKeys, encryptionKey: derivedKeys.encryption, now,
+      // A retired key verifies for two token lifetimes: instances that have not reloaded yet may still sign with it.
+      retiredKeyLifetimeMs: 2 * accessTtlMs,
+    });
+  const tokens = new AccessTokens({ keys: keyRing, issuer: config.publicUrl, audience: TOKEN_AUDIENCE, ttlSeconds: accessTtlMs / 1000, now });
+  const revocations = deps.revocations ?? (await warmMemoryRevocations(storage, accessTtlMs, now));
+  const hasher = deps.hasher ?? createPasswordHasher();
+  // The dummy hash (for unknown users) is made on first use; make it now so the first login is not slower.
+  void hasher.verifyDummy('').catch(() => undefined);
+  const audit = new AuditLog(storage.audit, log, now);
+  const authentication = new AuthenticationService({
+    storage, hasher, audit, throttle: deps.throttle ?? NO_THROTTLE, secondFactor: deps.secondFactor, log, now,
+  });
+  const sessions = new SessionService({
+    storage, tokens, revocations, audit, refreshKey: derivedKeys.refreshToken,
+    refreshTokenDays: config.refreshTokenExpireDays, sessionMaxDays: config.sessionMaxDays, now,
+  });
+  const users = new UserService({
+    storage, hasher, sessions, authentication, revocations, audit, now,
+    policy: { minLength: config.passwordMinLength, compositionRules: config.passwordCompositionRules },
+  });
+  return { config, storage, clock, derivedKeys, keyRing, tokens, revocations, hasher, audit, authentication, sessions, users };
+}
+
+async function warmMemoryRevocations(storage: Storage, ttlMs: number, now: () => number): Promise<MemoryRevocationStore> {
+  const store = new MemoryRevocationStore({ ttlMs, now });
+  await store.warm({
+    revokedSessionsSince: (since) => storage.sessions.revokedSince(since),
+    authzVersionsChangedSince: (since) => storage.users.authzChangedSince(since),
+  });
+  return store;
+}

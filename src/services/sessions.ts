@@ -1,0 +1,148 @@
+// Sessions: sign-in creates one (new sid, new refresh token); refresh rotates its token; reuse of a
+// rotated token ends the whole session; logout, logout-all and deletion end sessions at once for
+// both refresh and access tokens. A session never outlives SESSION_MAX_DAYS.
+import { randomBytes } from 'node:crypto';
+import type { AccessClaims, AccessTokens } from '../crypto/access-tokens.js';
+import { keyedHash, randomToken } from '../crypto/secrets.js';
+import { HttpError } from '../errors/http-error.js';
+import type { RevocationStore } from '../limits/revocations.js';
+import type { Session, SessionKind, Storage, User } from '../storage/index.js';
+import type { AuditLog } from './audit.js';
+import type { RequestContext } from './context.js';
+import { currentScopes } from './scopes.js';
+
+const DAY = 86_400_000;
+
+export interface IssuedTokens {
+  readonly session: Session;
+  readonly user: User;
+  readonly accessToken: string;
+  readonly claims: AccessClaims;
+  readonly refreshToken: string;
+  readonly expiresIn: number;
+  readonly scope: string;
+}
+
+export interface SessionServiceOptions {
+  readonly storage: Storage;
+  readonly tokens: AccessTokens;
+  readonly revocations: RevocationStore;
+  readonly audit: AuditLog;
+  readonly refreshKey: Buffer;
+  readonly refreshTokenDays: number;
+  readonly sessionMaxDays: number;
+  readonly now: () => number;
+}
+
+function invalidRefresh(): HttpError {
+  // RFC 6749 §5.2 names this invalid_grant; the contract answers it with 401.
+  return new HttpError('INVALID_REFRESH_TOKEN', { extra: { error: 'invalid_grant' }, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+}
+
+export class SessionService {
+  constructor(private readonly o: SessionServiceOptions) {}
+
+  /** A new session for a user who just proved who they are. */
+  async start(user: User, kind: SessionKind, scopes: readonly string[], ctx: RequestContext): Promise<IssuedTokens> {
+    const now = this.o.now();
+    const refreshToken = randomToken();
+    const scope = scopes.join(' ');
+    const session = await this.o.storage.transaction(async (repos) => {
+      const created = await repos.sessions.create({
+        id: randomBytes(16).toString('base64url'), userId: user.id, kind, createdAt: now,
+        expiresAt: now + this.o.sessionMaxDays * DAY, ip: ctx.ip, userAgent: ctx.userAgent, scope,
+      });
+      await repos.sessions.insertRefreshToken({
+        tokenHash: keyedHash(this.o.refreshKey, refreshToken), sessionId: created.id, createdAt: now,
+        expiresAt: Math.min(now + this.o.refreshTokenDays * DAY, created.expiresAt),
+      });
+      return created;
+    });
+    return this.issue(user, session, refreshToken);
+  }
+
+  /**
+   * Exchanges a live refresh token for a new pair. A token that was already rotated ends its session
+   * (reuse detection) — unless this request arrived before the rotation happened: that is two
+   * concurrent refreshes from one client, and the loser is refused without logging the user out.
+   */
+  async refresh(refreshToken: string, ctx: RequestContext): Promise<IssuedTokens> {
+    if (refreshToken.length < 20 || refreshToken.length > 200) throw invalidRefresh();
+    const now = this.o.now();
+    const tokenHash = keyedHash(this.o.refreshKey, refreshToken);
+    const stored = await this.o.storage.sessions.findRefreshToken(tokenHash);
+    if (!stored) throw invalidRefresh();
+    const session = await this.o.storage.sessions.findById(stored.sessionId);
+    if (!session || session.revokedAt !== null || session.expiresAt <= now) throw invalidRefresh();
+    if (stored.rotatedAt !== null) {
+      if (ctx.receivedAt < stored.rotatedAt) throw invalidRefresh();
+      await this.endSessions([session.id], 'refresh_reuse');
+      await this.o.audit.record('token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
+      throw invalidRefresh();
+    }
+    if (stored.expiresAt <= now) throw invalidRefresh();
+    const user = await this.o.storage.users.findById(session.userId);
+    if (!user || !user.isActive) throw invalidRefresh();
+
+    const next = randomToken();
+    const rotated = await this.o.storage.transaction(async (repos) => {
+      // The rotation time is taken as late as possible: a request that arrived before it is concurrent.
+      if (!(await repos.sessions.markRotated(tokenHash, this.o.now()))) return false;
+      await repos.sessions.insertRefreshToken({
+        tokenHash: keyedHash(this.o.refreshKey, next), sessionId: session.id, createdAt: now,
+        expiresAt: Math.min(now + this.o.refreshTokenDays * DAY, session.expiresAt),
+      });
+      await repos.sessions.touch(session.id, now, ctx.ip, ctx.userAgent);
+      return true;
+    });
+    // Lost a race with a concurrent refresh of the same token: refuse, but leave the session alive.
+    if (!rotated) throw invalidRefresh();
+    return this.issue(user, session, next);
+  }
+
+  /** Ends the caller's own session (logout). */
+  async logout(userId: number, sessionId: string, ctx: RequestContext): Promise<void> {
+    await this.endSessions([sessionId], 'logout');
+    await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'session' } });
+  }
+
+  /** Ends every session of the user (logout-all). */
+  async logoutAll(userId: number, ctx: RequestContext): Promise<void> {
+    await this.endAllSessions(userId, 'logout_all');
+    await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'all' } });
+  }
+
+  async list(userId: number): Promise<Session[]> {
+    return this.o.storage.sessions.listLive(userId, this.o.now());
+  }
+
+  /** Ends one of the caller's sessions; another user's (or an unknown or ended) session is 404. */
+  async remove(userId: number, sessionId: string, ctx: RequestContext): Promise<void> {
+    const session = await this.o.storage.sessions.findById(sessionId);
+    if (!session || session.userId !== userId || session.revokedAt !== null || session.expiresAt <= this.o.now()) {
+      throw new HttpError('NOT_FOUND', { detail: 'Session not found' });
+    }
+    await this.endSessions([sessionId], 'deleted');
+    await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'session', session_id: sessionId } });
+  }
+
+  /** Ends every session of a user but `keep` (password change keeps the caller's). */
+  async endAllSessions(userId: number, reason: string, keep?: string): Promise<void> {
+    const ended = await this.o.storage.sessions.revokeAllForUser(userId, reason, this.o.now(), keep);
+    if (ended.length > 0) await this.o.revocations.revokeSessions(ended);
+  }
+
+  private async endSessions(sessionIds: readonly string[], reason: string): Promise<void> {
+    const now = this.o.now();
+    for (const id of sessionIds) await this.o.storage.sessions.revoke(id, reason, now);
+    await this.o.revocations.revokeSessions(sessionIds);
+  }
+
+  private async issue(user: User, session: Session, refreshToken: string): Promise<IssuedTokens> {
+    const scope = currentScopes(session.scope, user.role).join(' ');
+    const { token, claims } = await this.o.tokens.issue({
+      userId: user.id, sessionId: session.id, roles: [user.role], scope, authzVersion: user.authzVersion,
+    });
+    return { session, user, accessToken: token, claims, refreshToken, expiresIn: this.o.tokens.ttlSeconds, scope };
+  }
+}

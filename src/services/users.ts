@@ -1,0 +1,139 @@
+// Accounts: sign-up, the profile, password change, and the admin's role and activity switches.
+// Role changes and deactivation take effect at once on tokens already issued.
+import type { PasswordHasher } from '../crypto/passwords.js';
+import { passwordProblem, type PolicyOptions } from '../crypto/password-policy.js';
+import { HttpError, invalid } from '../errors/http-error.js';
+import type { RevocationStore } from '../limits/revocations.js';
+import { UniqueViolationError, type Role, type Storage, type User } from '../storage/index.js';
+import type { AuditLog } from './audit.js';
+import type { AuthenticationService } from './authentication.js';
+import type { RequestContext } from './context.js';
+import type { SessionService } from './sessions.js';
+
+/** The seeds' username rule; an "@" can never appear, so a username never equals an email. */
+export const USERNAME_PATTERN = '^[A-Za-z0-9_]{3,50}$';
+const USERNAME = new RegExp(USERNAME_PATTERN);
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export interface Registration {
+  readonly email: string;
+  readonly username: string;
+  readonly password: string;
+  readonly fullName?: string | null;
+}
+
+export interface ProfilePatch {
+  readonly fullName?: string | null;
+  readonly email?: string;
+  readonly currentPassword?: string;
+}
+
+export interface AdminPatch {
+  readonly role?: Role;
+  readonly isActive?: boolean;
+}
+
+export interface UserServiceOptions {
+  readonly storage: Storage;
+  readonly hasher: PasswordHasher;
+  readonly policy: PolicyOptions;
+  readonly sessions: SessionService;
+  readonly authentication: AuthenticationService;
+  readonly revocations: RevocationStore;
+  readonly audit: AuditLog;
+  readonly now: () => number;
+}
+
+function conflict(err: unknown): never {
+  if (err instanceof UniqueViolationError) {
+    throw new HttpError(err.field === 'email' ? 'EMAIL_TAKEN' : 'USERNAME_TAKEN');
+  }
+  throw err;
+}
+
+export class UserService {
+  constructor(private readonly o: UserServiceOptions) {}
+
+  checkPassword(password: string, user: { username?: string; email?: string }, field: string): void {
+    const problem = passwordProblem(password, user, this.o.policy);
+    if (problem) throw invalid(['body', field], problem, 'value_error');
+  }
+
+  async register(input: Registration, role: Role = 'user'): Promise<User> {
+    // The API's schema checks these too; this covers the CLI and start-up bootstrap.
+    if (!USERNAME.test(input.username)) throw invalid(['body', 'username'], `String should match pattern '${USERNAME_PATTERN}'`, 'string_pattern_mismatch');
+    if (input.email.length > 320 || !EMAIL_SHAPE.test(input.email)) throw invalid(['body', 'email'], 'value is not a valid email address');
+    this.checkPassword(input.password, input, 'password');
+    const passwordHash = await this.o.hasher.hash(input.password);
+    return this.o.storage.users.create({
+      username: input.username, email: input.email, fullName: input.fullName ?? null, passwordHash, role,
+    }, this.o.now()).catch(conflict);
+  }
+
+  /** The signed-in user; a deleted or deactivated account is refused like a bad token. */
+  async current(userId: number): Promise<User> {
+    const user = await this.o.storage.users.findById(userId);
+    if (!user || !user.isActive) throw new HttpError('INVALID_TOKEN', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+    return user;
+  }
+
+  /** Profile edit: a new email needs the right current password (403 otherwise); nothing changes on refusal. */
+  async updateProfile(userId: number, patch: ProfilePatch): Promise<User> {
+    const user = await this.current(userId);
+    const emailChanges = patch.email !== undefined && patch.email !== user.email;
+    if (emailChanges) {
+      const ok = patch.currentPassword !== undefined && (await this.o.authentication.verifyAndUpgrade(user, patch.currentPassword));
+      if (!ok) throw new HttpError('WRONG_PASSWORD');
+    }
+    if (!emailChanges && patch.fullName === undefined) return user;
+    const updated = await this.o.storage.users.update(userId, {
+      ...(emailChanges ? { email: patch.email } : {}),
+      ...(patch.fullName !== undefined ? { fullName: patch.fullName } : {}),
+    }, this.o.now()).catch(conflict);
+    return updated ?? user;
+  }
+
+  /** Password change: every other session of the user ends; the caller's stays signed in. */
+  async changePassword(userId: number, sessionId: string | undefined, current: string, next: string, ctx: RequestContext): Promise<void> {
+    const user = await this.current(userId);
+    if (!(await this.o.authentication.verifyAndUpgrade(user, current))) throw new HttpError('WRONG_PASSWORD');
+    this.checkPassword(next, user, 'new_password');
+    const passwordHash = await this.o.hasher.hash(next);
+    const now = this.o.now();
+    await this.o.storage.users.update(userId, { passwordHash }, now);
+    await this.o.storage.passwordResets.invalidateForUser(userId, now);
+    await this.o.sessions.endAllSessions(userId, 'password_change', sessionId);
+    await this.o.audit.record('password.change', ctx, { userId, outcome: 'success' });
+  }
+
+  async list(query: { q?: string; limit: number; offset: number }): Promise<{ users: User[]; total: number }> {
+    return this.o.storage.users.list(query);
+  }
+
+  /** Admin switch of role / activity. Deactivation ends every session; the last admin stays an admin. */
+  async adminUpdate(targetId: number, patch: AdminPatch, ctx: RequestContext & { actorId: number }): Promise<User> {
+    const target = await this.o.storage.users.findById(targetId);
+    if (!target) throw new HttpError('NOT_FOUND', { detail: 'User not found' });
+    const roleChanges = patch.role !== undefined && patch.role !== target.role;
+    const activityChanges = patch.isActive !== undefined && patch.isActive !== target.isActive;
+    if (!roleChanges && !activityChanges) return target;
+    const losesAdmin = target.role === 'admin' && target.isActive && ((roleChanges && patch.role !== 'admin') || patch.isActive === false);
+    if (losesAdmin && (await this.o.storage.users.countActiveAdmins()) <= 1) throw new HttpError('LAST_ADMIN');
+
+    const updated = (await this.o.storage.users.update(targetId, {
+      ...(roleChanges ? { role: patch.role } : {}),
+      ...(activityChanges ? { isActive: patch.isActive } : {}),
+    }, this.o.now()))!;
+    // Tokens issued before this change carry an older version and are refused from now on.
+    await this.o.revocations.requireAuthzVersion(targetId, updated.authzVersion);
+    const audit = { userId: targetId, outcome: 'success' as const };
+    if (roleChanges) {
+      await this.o.audit.record('user.role_change', ctx, { ...audit, details: { from: target.role, to: updated.role, by: ctx.actorId } });
+    }
+    if (activityChanges && !updated.isActive) {
+      await this.o.sessions.endAllSessions(targetId, 'deactivated');
+      await this.o.audit.record('user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } });
+    }
+    return updated;
+  }
+}
