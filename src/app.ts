@@ -17,8 +17,11 @@ import { requestId, requestIdFrom } from './plugins/request-id.js';
 import { requestLog } from './plugins/request-log.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { installValidators } from './plugins/validation.js';
+import { closeRedis, connectRedis, rateLimitGroups, redisReady, waitForRedis, type RedisConnections } from './limits/shared-state.js';
 import { authGuard } from './plugins/auth-guard.js';
+import { rateLimit } from './plugins/rate-limit.js';
 import { bearerAuthenticator } from './plugins/credentials.js';
+import { adminAuditRoutes } from './routes/admin/audit.js';
 import { adminUserRoutes } from './routes/admin/users.js';
 import { registerRoutes } from './routes/auth/register.js';
 import { sessionRoutes } from './routes/auth/sessions.js';
@@ -39,6 +42,8 @@ export interface AppDependencies {
   readonly logStream?: DestinationStream;
   /** Replaces parts of the service graph (tests pass e.g. a cheaper password hasher). */
   readonly services?: Partial<Pick<Parameters<typeof createServices>[0], 'hasher' | 'revocations' | 'throttle'>>;
+  /** Redis connections for shared state; connected from `config.redisUrl` (and closed with the app) when not given. */
+  readonly redis?: RedisConnections;
 }
 
 declare module 'fastify' {
@@ -76,6 +81,11 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   const storage = deps.storage ?? (await openStorage(config.databaseUrl, { onBackgroundError: (err) => app.log.warn({ err: err.message }, 'database connection error') }));
   if (ownsStorage) app.addHook('onClose', () => storage.close());
 
+  // Stamped first, on the app's clock: a refresh that arrived before a rotation is concurrent, not a replay.
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.receivedAt = clock.now();
+    done();
+  });
   // A database outage anywhere below a route becomes a 503, whichever repository noticed it.
   await app.register(errors, { classify: classifyDatabaseError });
   await app.register(requestId);
@@ -83,19 +93,19 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(clientAddress, { trustProxy: config.trustProxy });
   await app.register(securityHeaders, { hsts: config.isProduction });
   if (config.isProduction) await app.register(httpsOnly, { apiPrefix: '/api', publicOrigin: config.publicUrl });
+  const redis = deps.redis ?? (config.redisUrl ? connectRedis(config.redisUrl, (err) => app.log.warn({ err: err.message }, 'redis connection error')) : undefined);
+  if (redis && !deps.redis) app.addHook('onClose', () => closeRedis(redis));
+  // Start even if Redis is down (degraded, /readyz says so), but give a starting Redis a moment.
+  if (redis && !(await waitForRedis(redis, 2000))) app.log.warn('redis is not answering yet; shared limits fail closed until it does');
   await app.register(cors, { allowedOrigins: config.allowedOrigins });
+  await app.register(rateLimit, { groups: rateLimitGroups(config, redis, config.redisKeyPrefix) });
   await app.register(contentTypes);
   await app.register(formbody, { bodyLimit: config.maxBodyBytes });
   await app.register(openapi, { version: VERSION, tokenUrl: '/api/v1/auth/token' });
 
-  const services = await createServices({ config, storage, clock, log: app.log, ...deps.services });
+  const services = await createServices({ config, storage, clock, log: app.log, redis, ...deps.services });
   app.decorate('gatehouse', services);
   app.addHook('onClose', () => services.revocations.close());
-  // Stamped first, on the app's clock: a refresh that arrived before a rotation is concurrent, not a replay.
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.receivedAt = clock.now();
-    done();
-  });
   await app.register(authGuard, { authenticate: bearerAuthenticator({ tokens: services.tokens, revocations: services.revocations }) });
 
   await app.register(async (api) => {
@@ -104,11 +114,15 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     await api.register(sessionRoutes, { services });
     await api.register(userRoutes, { services });
     await api.register(adminUserRoutes, { services });
+    await api.register(adminAuditRoutes, { services });
   }, { prefix: '/api/v1' });
   await app.register(jwksRoutes, { services });
 
   await app.register(opsRoutes, {
-    readiness: [{ name: 'database', check: () => storage.ping(1500) }],
+    readiness: [
+      { name: 'database', check: () => storage.ping(1500) },
+      ...(redis ? [{ name: 'redis', check: () => redisReady(redis) }] : []),
+    ],
   });
   await app.register(docsRoutes);
 

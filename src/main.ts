@@ -1,4 +1,5 @@
 // serve: load config, open and migrate storage, listen, and drain on SIGTERM.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { buildApp, type GatehouseApp } from './app.js';
 import { ConfigError, loadConfig, type Env } from './config/index.js';
 import { BootstrapError, ensureFirstSuperuser } from './services/bootstrap.js';
@@ -33,9 +34,43 @@ export async function startServer(env: Env): Promise<Running> {
     await app.close();
     throw err;
   }
+  const beginDrain = closeConnectionsAfterInFlight(app.server);
   const url = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url, environment: config.environment, database: storage.handle.dialect }, 'gatehouse listening');
-  return { app, url, stop: () => app.close() };
+  return {
+    app, url,
+    stop: () => {
+      beginDrain();
+      return app.close();
+    },
+  };
+}
+
+/**
+ * A request still running at SIGTERM finishes on a keep-alive connection that is not idle when
+ * the server starts closing, so `close()` would wait for the client to hang up (or the drain
+ * timeout). Returns the function that, at drain time, makes each in-flight response close its
+ * connection once it is done: `Connection: close` if its headers are not out yet, else a close of
+ * the then-idle connection.
+ */
+function closeConnectionsAfterInFlight(server: Server): () => void {
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (draining) {
+      res.shouldKeepAlive = false;
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  return () => {
+    draining = true;
+    for (const res of inFlight) {
+      if (!res.headersSent) res.shouldKeepAlive = false;
+      else res.once('finish', () => server.closeIdleConnections());
+    }
+  };
 }
 
 /** `gatehouse serve`: exit code 0 after a clean drain, 1 when start-up is refused. */

@@ -22,6 +22,8 @@ export interface Config {
   readonly secretKey: string;
   readonly databaseUrl: string;
   readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel (several deployments may share one Redis). */
+  readonly redisKeyPrefix: string;
   /** Normalised exact origins; `['*']` only outside production. */
   readonly allowedOrigins: readonly string[];
   readonly host: string;
@@ -123,6 +125,10 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
     return parseUrl(raw, ['postgres:', 'postgresql:']);
   });
   const redisUrl = read<string | undefined>('REDIS_URL', undefined, (raw) => parseUrl(raw, ['redis:', 'rediss:']));
+  const redisKeyPrefix = read('REDIS_KEY_PREFIX', 'gatehouse:', (raw) => {
+    if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(raw)) throw new ConfigValueError('must be 1–64 characters of letters, digits and :_.-');
+    return raw;
+  });
 
   const allowedOrigins = read('ALLOWED_ORIGINS', ['http://localhost:3000', 'http://localhost:8000'], (raw) => {
     const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -161,8 +167,10 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
     return raw;
   });
   const firstSuperuserPassword = env.FIRST_SUPERUSER_PASSWORD || undefined;
-  if (firstSuperuser && !firstSuperuserPassword) problems.push('FIRST_SUPERUSER_PASSWORD must be set when FIRST_SUPERUSER is');
-  if (!firstSuperuser && firstSuperuserPassword) problems.push('FIRST_SUPERUSER must be set when FIRST_SUPERUSER_PASSWORD is');
+  // Pair on what was given, not on what parsed: a malformed FIRST_SUPERUSER is already one line.
+  const superuserGiven = Boolean(env.FIRST_SUPERUSER);
+  if (superuserGiven && !firstSuperuserPassword) problems.push('FIRST_SUPERUSER_PASSWORD must be set when FIRST_SUPERUSER is');
+  if (!superuserGiven && firstSuperuserPassword) problems.push('FIRST_SUPERUSER must be set when FIRST_SUPERUSER_PASSWORD is');
 
   const rateLimitDefault = read('RATE_LIMIT_DEFAULT', parseRateLimit('100/minute'), parseRateLimit);
   const rateLimitAuth = read('RATE_LIMIT_AUTH', parseRateLimit('10/minute'), parseRateLimit);
@@ -199,7 +207,7 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
-    environment, isProduction, secretKey, databaseUrl, redisUrl, allowedOrigins: Object.freeze(allowedOrigins),
+    environment, isProduction, secretKey, databaseUrl, redisUrl, redisKeyPrefix, allowedOrigins: Object.freeze(allowedOrigins),
     host, port, publicUrl, trustProxy, accessTokenExpireMinutes, refreshTokenExpireDays, jwtAlgorithm, dataDir,
     firstSuperuser, firstSuperuserPassword, rateLimitDefault, rateLimitAuth, lockoutThreshold, lockoutWindowMinutes,
     passwordMinLength, passwordCompositionRules, sessionMaxDays, smtpUrl, mailFrom, logLevel, maxBodyBytes,

@@ -1,5 +1,6 @@
 // Parsers for single environment values. Each returns the parsed value or throws
 // a ConfigValueError whose message completes the sentence "NAME <message>".
+import proxyaddr from 'proxy-addr';
 
 export class ConfigValueError extends Error {
   override readonly name = 'ConfigValueError';
@@ -90,10 +91,22 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   }
   const addresses = trimmed.split(',').map((s) => s.trim()).filter(Boolean);
   for (const a of addresses) {
-    const ok = PROXY_NAMES.has(a) || IPV4_CIDR.test(a) || (a.includes(':') && IPV6_CIDR.test(a));
-    if (!ok) throw new ConfigValueError(`has "${a}", which is neither an IP, a CIDR nor one of loopback, linklocal, uniquelocal`);
+    const shaped = PROXY_NAMES.has(a) || IPV4_CIDR.test(a) || (a.includes(':') && IPV6_CIDR.test(a));
+    if (!shaped || !compiles(a)) {
+      throw new ConfigValueError(`has "${a}", which is neither an IP, a CIDR nor one of loopback, linklocal, uniquelocal`);
+    }
   }
   return { kind: 'addresses', addresses: Object.freeze(addresses) };
+}
+
+/** The shape check lets 999.1.1.1 and /99 through; proxy-addr, which will use the value, is the judge. */
+function compiles(address: string): boolean {
+  try {
+    proxyaddr.compile(address);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function parseUrl(raw: string, schemes: readonly string[]): string {

@@ -33,7 +33,9 @@ export function secretKeyWeakness(value: string): string | null {
   if (Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES) {
     return `must be at least ${MIN_SECRET_BYTES} bytes of random data; generate one with \`openssl rand -base64 48\``;
   }
-  if (estimatedEntropyBits(value) < MIN_ESTIMATED_BITS) {
+  // A short run repeated ("0123456789abcdef" twice) has a flat character histogram, so the
+  // estimate below misses it; a key that is a repetition holds only its period's entropy.
+  if (estimatedEntropyBits(value) < MIN_ESTIMATED_BITS || /^([\s\S]{1,64}?)\1+$/.test(value)) {
     return 'is too predictable (repeated characters or words); generate one with `openssl rand -base64 48`';
   }
   return null;

@@ -14,22 +14,27 @@ export const REDACT_PATHS: string[] = [
   ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]),
 ];
 
-const SECRET_QUERY_PARAMS = new Set(['api_key', 'token', 'access_token', 'refresh_token', 'password', 'code', 'otp', 'key']);
+const SECRET_QUERY_PARAMS = new Set([
+  ...SECRET_FIELDS.map((f) => f.toLowerCase()), 'apikey', 'api-key', 'x-api-key', 'jwt', 'session', 'sessionid', 'sig', 'signature',
+]);
 
 /** `/x?api_key=abc&page=2` → `/x?api_key=[REDACTED]&page=2`. Leaves URLs without a query untouched. */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q === -1) return url;
-  const parts = url.slice(q + 1).split('&').map((pair) => {
+  // `;` separates pairs for some parsers (and proxies); a secret after one must not ride along in a value.
+  const parts = url.slice(q + 1).split(/([&;])/).map((pair, i) => {
+    if (i % 2 === 1) return pair;
     const eq = pair.indexOf('=');
     const rawName = eq === -1 ? pair : pair.slice(0, eq);
     let name: string;
     try {
-      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).toLowerCase();
+      // `api_key[]=…` and `api_key[0]=…` are the same secret to qs-style parsers: judge the base name.
+      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).toLowerCase().trim().replace(/\[[^\]]*\]$/, '');
     } catch {
       return '[REDACTED]';
     }
     return SECRET_QUERY_PARAMS.has(name) ? `${rawName}=[REDACTED]` : pair;
   });
-  return `${url.slice(0, q)}?${parts.join('&')}`;
+  return `${url.slice(0, q)}?${parts.join('')}`;
 }

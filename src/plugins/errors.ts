@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { HttpError, ServiceUnavailableError } from '../errors/http-error.js';
 import { issuesFromAjv } from '../errors/validation.js';
+import { ensureSecurityHeaders } from './security-headers.js';
 
 export interface RenderedError {
   readonly status: number;
@@ -65,6 +66,7 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unk
   } else if (error instanceof ServiceUnavailableError) {
     request.log.warn({ dependency: error.dependency, cause: String((error.cause as Error | undefined)?.message ?? error.cause ?? '') }, 'dependency unavailable');
   }
+  ensureSecurityHeaders(reply);
   reply.code(rendered.status).headers(rendered.headers);
   // RFC 6750 §3: every 401 names the scheme, so clients know to send a bearer token.
   if (rendered.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
@@ -78,8 +80,7 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unk
 
 export const errors = fp<ErrorsOptions>(
   async (app, options) => {
-    app.setErrorHandler((error, request, reply) => sendError(reply, request, error, options));
-    app.setNotFoundHandler((request, reply) => {
+    const routingError = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
       const allowed = allowedMethods(app, request.url).filter((m) => m !== request.method);
       // TRACE echoes requests (cross-site tracing); it is never routed, only refused.
       if (request.method === 'TRACE' || request.method === 'TRACK' || allowed.length > 0) {
@@ -87,6 +88,14 @@ export const errors = fp<ErrorsOptions>(
         return sendError(reply, request, new HttpError('METHOD_NOT_ALLOWED'), options);
       }
       return sendError(reply, request, new HttpError('NOT_FOUND'), options);
+    };
+    app.setErrorHandler((error, request, reply) => sendError(reply, request, error, options));
+    app.setNotFoundHandler(routingError);
+    // Routing errors come before the body is read: a body sent to an unknown path or with the
+    // wrong method is a 404/405, never a 413/415/422 about a body no route would have taken.
+    app.addHook('preParsing', (request, reply, payload, done) => {
+      if (!request.is404) return done(null, payload);
+      routingError(request, reply);
     });
   },
   { name: 'gatehouse-errors', fastify: '5.x' },

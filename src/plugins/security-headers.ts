@@ -4,6 +4,7 @@
 // on every request (measured in docs/benchmarks.md), and the contract needs Permissions-Policy,
 // which helmet does not set.
 import { randomBytes } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 
 export interface SecurityHeadersOptions {
@@ -44,6 +45,20 @@ export function pageCsp(nonce: string, styleUnsafeInline = false): string {
   ].join('; ');
 }
 
+/** The API header set of each app, for responses written outside the hook chain. */
+const baselineByServer = new WeakMap<object, Readonly<Record<string, string>>>();
+
+/**
+ * Fastify answers a malformed URL (bad percent-encoding, an over-long parameter) through
+ * `frameworkErrors`, before any onRequest hook runs; the error handler calls this so those
+ * responses carry the same headers as every other one.
+ */
+export function ensureSecurityHeaders(reply: FastifyReply): void {
+  if (reply.hasHeader('x-content-type-options')) return;
+  const headers = baselineByServer.get(reply.server);
+  if (headers) reply.headers(headers);
+}
+
 export const securityHeaders = fp<SecurityHeadersOptions>(
   async (app, options) => {
     if (typeof options.hsts !== 'boolean') throw new TypeError('securityHeaders: option "hsts" must be a boolean');
@@ -57,6 +72,7 @@ export const securityHeaders = fp<SecurityHeadersOptions>(
       ...(options.hsts ? { 'strict-transport-security': HSTS } : {}),
     };
     const apiHeaders = { ...common, 'content-security-policy': API_CSP };
+    baselineByServer.set(app, Object.freeze({ ...apiHeaders, 'cache-control': 'no-store' }));
 
     app.decorateReply('cspNonce', '');
     app.addHook('onRequest', (request, reply, done) => {

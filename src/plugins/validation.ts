@@ -1,12 +1,12 @@
 // Schema validation in two strengths: bodies are validated exactly (no coercion, unknown fields
 // rejected rather than silently dropped: no mass assignment); query strings, params and headers
-// are coerced from text, as they arrive as text.
-import { Ajv, type Options } from 'ajv';
+// are coerced from text, as they arrive as text. Either way a string holding U+0000 is refused.
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
+import type { FastifyInstance } from 'fastify';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the function sits on either side.
 const addFormats = ((formats as unknown as { default?: unknown }).default ?? formats) as (ajv: Ajv) => Ajv;
-import type { FastifyInstance } from 'fastify';
 
 function ajv(options: Options): Ajv {
   const instance = new Ajv({ allErrors: true, strict: false, useDefaults: true, removeAdditional: false, ...options });
@@ -14,8 +14,69 @@ function ajv(options: Options): Ajv {
   return instance;
 }
 
+/** The keyword of the issue raised for a NUL character; `errors/validation.ts` words it. */
+export const NUL_KEYWORD = 'nulCharacter';
+
+interface Pending {
+  readonly value: unknown;
+  readonly parent: Pending | undefined;
+  readonly key: string;
+}
+
+function pointer(item: Pending): string {
+  const parts: string[] = [];
+  for (let at: Pending | undefined = item; at?.parent; at = at.parent) parts.push(at.key.replace(/~/g, '~0').replace(/\//g, '~1'));
+  return parts.length === 0 ? '' : '/' + parts.reverse().join('/');
+}
+
+/**
+ * JSON pointer to the first string (or key) holding U+0000, or undefined. PostgreSQL text cannot
+ * store NUL, so letting one through would turn a client's input into a 500; C libraries and logs
+ * truncate at it too. Iterative with parent links: a body nested 100 000 deep costs no stack.
+ */
+export function findNul(data: unknown): string | undefined {
+  const stack: Pending[] = [{ value: data, parent: undefined, key: '' }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    const { value } = item;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return pointer(item);
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) stack.push({ value: value[i], parent: item, key: String(i) });
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        const next = { value: child, parent: item, key };
+        if (key.includes('\u0000')) return pointer(next);
+        stack.push(next);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Ajv's validator, plus the NUL rule once the schema itself is satisfied. */
+function withNulCheck(validate: ValidateFunction): ValidateFunction {
+  const checked = function (this: unknown, data: unknown, context?: unknown) {
+    const ok = (validate as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context);
+    if (!ok) {
+      checked.errors = validate.errors;
+      return false;
+    }
+    const at = findNul(data);
+    if (at === undefined) {
+      checked.errors = null;
+      return true;
+    }
+    const issue: ErrorObject = { keyword: NUL_KEYWORD, instancePath: at, schemaPath: '', params: {}, message: 'must not contain NUL' };
+    checked.errors = [issue];
+    return false;
+  } as ValidateFunction;
+  // Fastify passes parentData (so coercion may replace a root value) only to functions with schemaEnv.
+  return Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+}
+
 export function installValidators(app: FastifyInstance): void {
   const body = ajv({ coerceTypes: false });
   const text = ajv({ coerceTypes: 'array' });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => withNulCheck((httpPart === 'body' ? body : text).compile(schema)));
 }

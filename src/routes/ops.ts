@@ -17,7 +17,7 @@ const Status = Type.Object({ status: Type.String() });
 export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, options) => {
   app.get('/healthz', {
     schema: { hide: true, response: { 200: Status } },
-    config: { allowPlainHttp: true },
+    config: { allowPlainHttp: true, rateLimit: false },
     logLevel: 'warn',
   }, async () => ({ status: 'ok' }));
 
@@ -26,7 +26,7 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
       hide: true,
       response: { 200: Status, 503: Type.Object({ detail: Type.String(), failing: Type.Array(Type.String()) }) },
     },
-    config: { allowPlainHttp: true },
+    config: { allowPlainHttp: true, rateLimit: false },
     logLevel: 'warn',
   }, async (_request, reply) => {
     const results = await Promise.all(options.readiness.map(async (r) => ({ name: r.name, ok: await r.check().catch(() => false) })));

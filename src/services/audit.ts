@@ -1,6 +1,6 @@
 // The audit trail: every security event the contract names, stored in the database and written to
 // the log. Never a password, token or key: callers pass only ids and small non-secret details.
-import type { AuditRepository } from '../storage/repositories/audit.js';
+import type { AuditEvent, AuditQuery, AuditRepository } from '../storage/repositories/audit.js';
 import type { Logger, RequestContext } from './context.js';
 
 export const AUDIT_ACTIONS = [
@@ -30,5 +30,10 @@ export class AuditLog {
       requestId: ctx.requestId, outcome: entry.outcome, details: entry.details ?? null,
     });
     this.log.info({ audit: { id: event.id, action, user_id: entry.userId, ip: ctx.ip, request_id: ctx.requestId, outcome: entry.outcome, ...entry.details } }, `audit ${action}`);
+  }
+
+  /** Newest first, with optional user and action filters. */
+  list(query: AuditQuery): Promise<{ events: AuditEvent[]; total: number }> {
+    return this.repo.list(query);
   }
 }

@@ -5,10 +5,13 @@ import { AccessTokens } from '../crypto/access-tokens.js';
 import { createPasswordHasher, type PasswordHasher } from '../crypto/passwords.js';
 import { deriveKeys, type DerivedKeys } from '../crypto/secrets.js';
 import { asymmetricKeyRing, hmacKeyRing, type KeyRing } from '../crypto/signing-keys.js';
+import { Lockout } from '../limits/lockout.js';
+import { RedisRevocationStore } from '../limits/redis-revocations.js';
 import { MemoryRevocationStore, type RevocationStore } from '../limits/revocations.js';
+import type { RedisConnections } from '../limits/shared-state.js';
 import type { Storage } from '../storage/index.js';
 import { AuditLog } from './audit.js';
-import { AuthenticationService, NO_THROTTLE, type LoginThrottle, type SecondFactor } from './authentication.js';
+import { AuthenticationService, type LoginThrottle, type SecondFactor } from './authentication.js';
 import type { Logger } from './context.js';
 import { SessionService } from './sessions.js';
 import { UserService } from './users.js';
@@ -37,6 +40,8 @@ export interface ServiceDependencies {
   readonly throttle?: LoginThrottle;
   readonly secondFactor?: SecondFactor;
   readonly hasher?: PasswordHasher;
+  /** Shares revocations and lockouts with every other instance. */
+  readonly redis?: RedisConnections;
 }
 
 /** Audience of Gatehouse access tokens: resource servers check it (RFC 9068 §4). */
@@ -55,14 +60,18 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       retiredKeyLifetimeMs: 2 * accessTtlMs,
     });
   const tokens = new AccessTokens({ keys: keyRing, issuer: config.publicUrl, audience: TOKEN_AUDIENCE, ttlSeconds: accessTtlMs / 1000, now });
-  const revocations = deps.revocations ?? (await warmMemoryRevocations(storage, accessTtlMs, now));
+  const revocations = deps.revocations ?? (deps.redis
+    ? redisRevocations(deps.redis, config.redisKeyPrefix, storage, accessTtlMs, now, log)
+    : await warmMemoryRevocations(storage, accessTtlMs, now));
   const hasher = deps.hasher ?? createPasswordHasher();
   // The dummy hash (for unknown users) is made on first use; make it now so the first login is not slower.
   void hasher.verifyDummy('').catch(() => undefined);
   const audit = new AuditLog(storage.audit, log, now);
-  const authentication = new AuthenticationService({
-    storage, hasher, audit, throttle: deps.throttle ?? NO_THROTTLE, secondFactor: deps.secondFactor, log, now,
+  const throttle = deps.throttle ?? new Lockout({
+    threshold: config.lockoutThreshold, windowMinutes: config.lockoutWindowMinutes,
+    keyPrefix: config.redisKeyPrefix, redis: deps.redis?.client, audit,
   });
+  const authentication = new AuthenticationService({ storage, hasher, audit, throttle, secondFactor: deps.secondFactor, log, now });
   const sessions = new SessionService({
     storage, tokens, revocations, audit, refreshKey: derivedKeys.refreshToken,
     refreshTokenDays: config.refreshTokenExpireDays, sessionMaxDays: config.sessionMaxDays, now,
@@ -74,11 +83,26 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   return { config, storage, clock, derivedKeys, keyRing, tokens, revocations, hasher, audit, authentication, sessions, users };
 }
 
+function revocationSource(storage: Storage) {
+  return {
+    revokedSessionsSince: (since: number) => storage.sessions.revokedSince(since),
+    authzVersionsChangedSince: (since: number) => storage.users.authzChangedSince(since),
+  };
+}
+
+function redisRevocations(redis: RedisConnections, keyPrefix: string, storage: Storage, ttlMs: number, now: () => number, log: Logger): RedisRevocationStore {
+  return new RedisRevocationStore({
+    client: redis.client, subscriber: redis.subscriber, keyPrefix, ttlMs, now, source: revocationSource(storage),
+    fallback: {
+      sessionRevoked: async (id) => (await storage.sessions.findById(id))?.revokedAt != null,
+      authzVersion: async (id) => (await storage.users.findById(id))?.authzVersion,
+    },
+    onError: (err) => log.warn({ err: String((err as Error)?.message ?? err) }, 'revocation sync with Redis failed'),
+  });
+}
+
 async function warmMemoryRevocations(storage: Storage, ttlMs: number, now: () => number): Promise<MemoryRevocationStore> {
   const store = new MemoryRevocationStore({ ttlMs, now });
-  await store.warm({
-    revokedSessionsSince: (since) => storage.sessions.revokedSince(since),
-    authzVersionsChangedSince: (since) => storage.users.authzChangedSince(since),
-  });
+  await store.warm(revocationSource(storage));
   return store;
 }

@@ -3,8 +3,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { isDatabaseUnavailable } from './errors.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -62,6 +63,40 @@ function openSqlite(url: string): DatabaseHandle {
   };
 }
 
+/**
+ * The pool as Kysely sees it. pg reports a broken socket as an 'error' event on the client, and
+ * pg-pool listens only while the client is idle: on a checked-out one (mid-request, mid-transaction)
+ * that event goes unheard and crashes the process. And a client whose query timed out still waits for
+ * an answer that may never come (a black-holed connection): handed back as healthy, it fails every
+ * later query too. So each checkout listens, and a client that failed for connection reasons is
+ * destroyed on release instead of reused.
+ */
+function guardedPool(pool: pg.Pool): PostgresPool {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      const onError = (err: Error) => {
+        broken = err;
+      };
+      client.on('error', onError);
+      const query = (text: string, values: readonly unknown[]) =>
+        client.query(text, [...values]).catch((err: unknown) => {
+          if (isDatabaseUnavailable(err)) broken = err as Error;
+          throw err;
+        });
+      return {
+        query: query as unknown as PostgresPoolClient['query'],
+        release(destroy?: boolean) {
+          client.off('error', onError);
+          client.release(broken ?? destroy);
+        },
+      };
+    },
+    end: () => pool.end(),
+  };
+}
+
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
@@ -73,7 +108,9 @@ function openPostgres(url: string, options: OpenOptions): DatabaseHandle {
     connectionTimeoutMillis: 2000,
     query_timeout: 3000,
     statement_timeout: 3000,
-    idleTimeoutMillis: 30_000,
+    // Short, so connections that went silent in an outage and were never touched again (a firewall or
+    // NAT forgot them: no RST ever comes) leave the pool soon after, not one slow request at a time.
+    idleTimeoutMillis: 5_000,
     keepAlive: true,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     types: {

@@ -30,7 +30,11 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
     return handle.db.connection().execute(async (conn) => {
       await sql`select pg_advisory_lock(${ADVISORY_LOCK_KEY})`.execute(conn);
       try {
-        return check(await new Migrator({ db: conn, provider }).migrateToLatest());
+        // Name the schema: unqualified, Kysely takes a kysely_migration table in *any* schema of the
+        // database as ours and then fails to find it on the search_path.
+        const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(conn);
+        const migrationTableSchema = rows[0]?.schema ?? undefined;
+        return check(await new Migrator({ db: conn, provider, migrationTableSchema }).migrateToLatest());
       } finally {
         await sql`select pg_advisory_unlock(${ADVISORY_LOCK_KEY})`.execute(conn);
       }

@@ -17,6 +17,9 @@ export function testConfig(overrides: Env = {}): Config {
     DATA_DIR: dataDir,
     DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: 'silent',
+    // Many tests sign in more often than a real client would; limit tests set their own budgets.
+    RATE_LIMIT_AUTH: '1000/minute',
+    RATE_LIMIT_DEFAULT: '10000/minute',
     ...overrides,
   }, { cwd: dataDir }).config;
 }

@@ -13,6 +13,7 @@ const Registration = Type.Object({
 
 export const registerRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services }) => {
   app.post('/auth/register', {
+    config: { rateLimit: 'auth' },
     schema: {
       tags: ['auth'], summary: 'Create an account',
       body: Registration,

@@ -44,7 +44,7 @@ function missing(field: string): HttpError {
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services }) => {
   app.post('/auth/token', {
-    config: { consumes: FORM_ONLY },
+    config: { consumes: FORM_ONLY, rateLimit: 'auth' },
     schema: {
       tags: ['auth'], summary: 'OAuth2 token endpoint (password and refresh_token grants)',
       consumes: ['application/x-www-form-urlencoded'], body: TokenForm, response: TOKEN_RESPONSES,

@@ -1,0 +1,133 @@
+// Revocations shared by every instance through Redis. Each instance keeps a local mirror, so the
+// per-request check stays an in-memory lookup; a revocation is written to Redis (with a TTL of one
+// access-token lifetime) and published, and every instance applies it on receipt. While this
+// instance's subscription is down it cannot know what others revoked, so it asks the database —
+// the source of truth — instead, and on every (re)subscription it reloads the mirror from Redis and
+// the database, so nothing revoked during an outage (or lost by a Redis restart) is forgotten.
+import { MemoryRevocationStore, type RevocationSource, type RevocationStore } from './revocations.js';
+import { redisUnavailable, type Redis } from './redis-client.js';
+
+/** Per-request answers from the database, used only while the shared mirror cannot be trusted. */
+export interface RevocationFallback {
+  sessionRevoked(sessionId: string): Promise<boolean>;
+  authzVersion(userId: number): Promise<number | undefined>;
+}
+
+export interface RedisRevocationOptions {
+  readonly client: Redis;
+  /** A second connection, used only for SUBSCRIBE (a subscribed connection can do nothing else). */
+  readonly subscriber: Redis;
+  readonly keyPrefix: string;
+  readonly ttlMs: number;
+  readonly now: () => number;
+  readonly source: RevocationSource;
+  readonly fallback: RevocationFallback;
+  readonly onError?: (err: unknown) => void;
+}
+
+// Only ever raise a user's required version (two admins acting at once must not lower it).
+const RAISE_VERSION = `local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1`;
+
+export class RedisRevocationStore implements RevocationStore {
+  private readonly mirror: MemoryRevocationStore;
+  private readonly channel: string;
+  private synced = false;
+  private closed = false;
+
+  constructor(private readonly o: RedisRevocationOptions) {
+    this.mirror = new MemoryRevocationStore({ ttlMs: o.ttlMs, now: o.now });
+    this.channel = `${o.keyPrefix}revocations`;
+    o.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) this.apply(message);
+    });
+    // Every (re)connection: subscribe first, then reload, so nothing published in between is missed.
+    o.subscriber.on('ready', () => void this.resync());
+    o.subscriber.on('close', () => {
+      this.synced = false;
+    });
+    if (o.subscriber.status === 'ready') void this.resync();
+  }
+
+  /** Resolves once the mirror is trustworthy (tests and start-up wait for it). */
+  async ready(): Promise<void> {
+    if (!this.synced) await this.resync();
+  }
+
+  async revokeSessions(sessionIds: readonly string[]): Promise<void> {
+    if (sessionIds.length === 0) return;
+    this.mirror.revokeSessionsNow(sessionIds);
+    try {
+      const multi = this.o.client.multi();
+      for (const id of sessionIds) {
+        multi.set(`${this.o.keyPrefix}rev:s:${id}`, '1', 'PX', this.o.ttlMs);
+        multi.publish(this.channel, `s ${id}`);
+      }
+      await multi.exec();
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async requireAuthzVersion(userId: number, version: number): Promise<void> {
+    this.mirror.requireAuthzVersionNow(userId, version);
+    try {
+      await this.o.client.eval(RAISE_VERSION, 1, `${this.o.keyPrefix}rev:v:${userId}`, String(version), String(this.o.ttlMs));
+      await this.o.client.publish(this.channel, `v ${userId} ${version}`);
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  isRevoked(sessionId: string, userId: number, version: number): boolean | Promise<boolean> {
+    if (this.mirror.isRevoked(sessionId, userId, version)) return true;
+    if (this.synced) return false;
+    return this.checkDatabase(sessionId, userId, version);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.mirror.close();
+  }
+
+  private async checkDatabase(sessionId: string, userId: number, version: number): Promise<boolean> {
+    if (await this.o.fallback.sessionRevoked(sessionId)) return true;
+    const current = await this.o.fallback.authzVersion(userId);
+    return current === undefined || version < current;
+  }
+
+  private apply(message: string): void {
+    const [kind, a, b] = message.split(' ');
+    if (kind === 's' && a) this.mirror.revokeSessionsNow([a]);
+    if (kind === 'v' && a && b) this.mirror.requireAuthzVersionNow(Number(a), Number(b));
+  }
+
+  private async resync(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.o.subscriber.status === 'ready') await this.o.subscriber.subscribe(this.channel);
+      await this.loadFromRedis();
+      await this.mirror.warm(this.o.source);
+      this.synced = this.o.subscriber.status === 'ready';
+    } catch (err) {
+      this.synced = false;
+      this.o.onError?.(err);
+    }
+  }
+
+  private async loadFromRedis(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.o.client.scan(cursor, 'MATCH', `${this.o.keyPrefix}rev:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const values = await this.o.client.mget(...keys);
+      keys.forEach((key, i) => {
+        const rest = key.slice(this.o.keyPrefix.length + 'rev:'.length);
+        if (rest.startsWith('s:')) this.mirror.revokeSessionsNow([rest.slice(2)]);
+        else if (rest.startsWith('v:') && values[i]) this.mirror.requireAuthzVersionNow(Number(rest.slice(2)), Number(values[i]));
+      });
+    } while (cursor !== '0');
+  }
+}
