@@ -10,7 +10,7 @@ import { loggerOptions } from './logging/logger.js';
 import { clientAddress } from './plugins/client-address.js';
 import { contentTypes } from './plugins/content-types.js';
 import { cors } from './plugins/cors.js';
-import { errors, sendError } from './plugins/errors.js';
+import { clientErrorHandler, errors, sendError } from './plugins/errors.js';
 import { httpsOnly } from './plugins/https-only.js';
 import { openapi } from './plugins/openapi.js';
 import { requestId, requestIdFrom } from './plugins/request-id.js';
@@ -18,9 +18,13 @@ import { requestLog } from './plugins/request-log.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { installValidators } from './plugins/validation.js';
 import { closeRedis, connectRedis, rateLimitGroups, redisReady, waitForRedis, type RedisConnections } from './limits/shared-state.js';
-import { authGuard } from './plugins/auth-guard.js';
+import cookie from '@fastify/cookie';
+import { authGuard, firstOf } from './plugins/auth-guard.js';
+import { htmxOrigin } from './plugins/htmx-origin.js';
+import { cookieNames, type SessionCookieSettings } from './plugins/session-cookies.js';
+import { loginRoutes } from './routes/auth/login.js';
 import { rateLimit } from './plugins/rate-limit.js';
-import { bearerAuthenticator } from './plugins/credentials.js';
+import { bearerAuthenticator, cookieAuthenticator } from './plugins/credentials.js';
 import { adminAuditRoutes } from './routes/admin/audit.js';
 import { adminUserRoutes } from './routes/admin/users.js';
 import { registerRoutes } from './routes/auth/register.js';
@@ -69,6 +73,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     return503OnClosing: true,
     requestTimeout: 30_000,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 200 },
+    // Requests Node's parser refuses (oversized headers, broken framing): our body and headers too.
+    clientErrorHandler,
     // Malformed URLs and the like: our body, not the framework's.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
@@ -106,12 +112,25 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   const services = await createServices({ config, storage, clock, log: app.log, redis, ...deps.services });
   app.decorate('gatehouse', services);
   app.addHook('onClose', () => services.revocations.close());
-  await app.register(authGuard, { authenticate: bearerAuthenticator({ tokens: services.tokens, revocations: services.revocations }) });
+  await app.register(cookie);
+  const cookies: SessionCookieSettings = {
+    names: cookieNames(config.isProduction), secure: config.isProduction,
+    accessMaxAgeSeconds: config.accessTokenExpireMinutes * 60, refreshMaxAgeSeconds: config.refreshTokenExpireDays * 86_400,
+  };
+  const verified = { tokens: services.tokens, revocations: services.revocations };
+  // Order matters: explicit credentials (a bearer token) win over the ambient browser cookie.
+  const authenticators = [
+    bearerAuthenticator(verified),
+    cookieAuthenticator({ ...verified, cookieName: cookies.names.access, csrfCookieName: cookies.names.csrf, csrfKey: services.derivedKeys.csrf }),
+  ];
+  await app.register(authGuard, { authenticate: firstOf(...authenticators) });
+  await app.register(htmxOrigin, { allowedOrigins: config.allowedOrigins, ownOrigin: config.publicUrl });
 
   await app.register(async (api) => {
     await api.register(registerRoutes, { services });
-    await api.register(tokenRoutes, { services });
-    await api.register(sessionRoutes, { services });
+    await api.register(tokenRoutes, { services, cookies });
+    await api.register(loginRoutes, { services, cookies });
+    await api.register(sessionRoutes, { services, cookies });
     await api.register(userRoutes, { services });
     await api.register(adminUserRoutes, { services });
     await api.register(adminAuditRoutes, { services });

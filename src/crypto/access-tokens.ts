@@ -50,11 +50,15 @@ type VerifierSync = (token: string) => unknown;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 function headerOf(token: string): { alg?: unknown; kid?: unknown } {
+  let header: unknown;
   try {
-    return JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as { alg?: unknown; kid?: unknown };
+    header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
   } catch {
     throw new TokenRejected('malformed header');
   }
+  // RFC 7515 §4: the header is a JSON object; `null`, arrays and strings parse but are not headers.
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new TokenRejected('malformed header');
+  return header as { alg?: unknown; kid?: unknown };
 }
 
 export class AccessTokens {

@@ -20,6 +20,17 @@ export interface Principal {
 /** Resolves the request's principal; null when no credentials were sent; throws HttpError when they are bad. */
 export type Authenticate = (request: FastifyRequest) => Promise<Principal | null>;
 
+/** Tries each authenticator in order; the first that finds credentials decides (a bad credential is not skipped). */
+export function firstOf(...authenticators: readonly Authenticate[]): Authenticate {
+  return async (request) => {
+    for (const authenticate of authenticators) {
+      const principal = await authenticate(request);
+      if (principal) return principal;
+    }
+    return null;
+  };
+}
+
 export interface AuthGuardOptions {
   readonly authenticate: Authenticate;
 }

@@ -1,10 +1,11 @@
-// Gatehouse's own authenticator for the auth guard: a bearer access token (RFC 6750), checked for
-// signature, claims and revocation on every request without touching the database.
+// Gatehouse's own authenticators for the auth guard: a bearer access token (RFC 6750) or the browser
+// session cookie, checked for signature, claims and revocation on every request without touching the database.
 import type { FastifyRequest } from 'fastify';
 import { TokenRejected, type AccessClaims, type AccessTokens } from '../crypto/access-tokens.js';
 import { HttpError } from '../errors/http-error.js';
 import type { RevocationStore } from '../limits/revocations.js';
 import type { Authenticate, AuthMethod, Principal } from './auth-guard.js';
+import { CSRF_HEADER, csrfValid } from './csrf.js';
 
 export interface CredentialsOptions {
   readonly tokens: AccessTokens;
@@ -52,5 +53,41 @@ export function bearerAuthenticator(options: CredentialsOptions): Authenticate {
     if (token === undefined) return null;
     if (token === '') throw invalidToken();
     return principalFromAccessToken(token, 'bearer', options, request);
+  };
+}
+
+export interface CookieCredentialsOptions extends CredentialsOptions {
+  readonly cookieName: string;
+  readonly csrfCookieName: string;
+  readonly csrfKey: Buffer;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** 'form': a page form post whose CSRF token arrives in the body field `csrf_token`, checked by the route. */
+    csrf?: 'form';
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The browser session: the access JWT in its HttpOnly cookie. Every cookie-authenticated
+ * POST/PUT/PATCH/DELETE must echo the csrf cookie in X-CSRF-Token, bound to this session;
+ * otherwise 403 (a cross-site page can make the browser send the cookie, never read it).
+ */
+export function cookieAuthenticator(options: CookieCredentialsOptions): Authenticate {
+  return async (request) => {
+    const token = request.cookies?.[options.cookieName];
+    if (!token) return null;
+    const principal = await principalFromAccessToken(token, 'cookie', options, request);
+    if (!SAFE_METHODS.has(request.method) && request.routeOptions.config?.csrf !== 'form') {
+      const sent = request.headers[CSRF_HEADER];
+      const cookie = request.cookies?.[options.csrfCookieName];
+      if (!csrfValid(options.csrfKey, principal.sessionId!, typeof sent === 'string' ? sent : undefined, cookie)) {
+        throw new HttpError('CSRF_FAILED');
+      }
+    }
+    return principal;
   };
 }

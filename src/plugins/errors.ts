@@ -1,12 +1,14 @@
 // The one error handler: catalogue errors, Fastify's own errors and unexpected faults become
 // `{"detail": ...}`, the FastAPI-shaped 422 list, or a bare 500 with `request_id`. Unknown routes
 // are 404 and a known path with another method is 405 (both before any authentication).
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError, ServiceUnavailableError } from '../errors/http-error.js';
 import { issuesFromAjv } from '../errors/validation.js';
-import { ensureSecurityHeaders } from './security-headers.js';
+import { baselineSecurityHeaders, ensureSecurityHeaders } from './security-headers.js';
 
 export interface RenderedError {
   readonly status: number;
@@ -76,6 +78,28 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unk
     return reply.type('text/html; charset=utf-8').send(options.renderPage(rendered.status, detail, request, reply));
   }
   return reply.type('application/json; charset=utf-8').send(rendered.body);
+}
+
+/**
+ * Fastify's `clientErrorHandler`: requests Node's HTTP parser refused (headers over the size
+ * limit, broken framing, a header timeout) never reach a route, so without this they get the
+ * framework's own body and none of the contract headers. Written straight to the socket.
+ */
+export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+  const rendered = renderError(new HttpError(code), '');
+  const body = JSON.stringify(rendered.body);
+  const headers: Record<string, string> = {
+    'x-request-id': randomUUID(),
+    ...baselineSecurityHeaders(this),
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  };
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  if (socket.writable) socket.end(`HTTP/1.1 ${rendered.status} ${STATUS_CODES[rendered.status]}\r\n${head}\r\n${body}`);
+  else socket.destroy();
 }
 
 export const errors = fp<ErrorsOptions>(

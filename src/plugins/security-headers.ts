@@ -59,6 +59,11 @@ export function ensureSecurityHeaders(reply: FastifyReply): void {
   if (headers) reply.headers(headers);
 }
 
+/** The API header set of `app`, for a response written straight to a socket (see errors.ts). */
+export function baselineSecurityHeaders(app: object): Readonly<Record<string, string>> {
+  return baselineByServer.get(app) ?? {};
+}
+
 export const securityHeaders = fp<SecurityHeadersOptions>(
   async (app, options) => {
     if (typeof options.hsts !== 'boolean') throw new TypeError('securityHeaders: option "hsts" must be a boolean');

@@ -66,7 +66,7 @@ export class SessionService {
    * (reuse detection) — unless this request arrived before the rotation happened: that is two
    * concurrent refreshes from one client, and the loser is refused without logging the user out.
    */
-  async refresh(refreshToken: string, ctx: RequestContext): Promise<IssuedTokens> {
+  async refresh(refreshToken: string, ctx: RequestContext, checkSession?: (session: Session) => void): Promise<IssuedTokens> {
     if (refreshToken.length < 20 || refreshToken.length > 200) throw invalidRefresh();
     const now = this.o.now();
     const tokenHash = keyedHash(this.o.refreshKey, refreshToken);
@@ -74,6 +74,8 @@ export class SessionService {
     if (!stored) throw invalidRefresh();
     const session = await this.o.storage.sessions.findById(stored.sessionId);
     if (!session || session.revokedAt !== null || session.expiresAt <= now) throw invalidRefresh();
+    // Cookie refreshes check their CSRF token against the session before anything changes.
+    checkSession?.(session);
     if (stored.rotatedAt !== null) {
       if (ctx.receivedAt < stored.rotatedAt) throw invalidRefresh();
       await this.endSessions([session.id], 'refresh_reuse');
@@ -110,6 +112,13 @@ export class SessionService {
   async logoutAll(userId: number, ctx: RequestContext): Promise<void> {
     await this.endAllSessions(userId, 'logout_all');
     await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'all' } });
+  }
+
+  /** The live session a refresh token belongs to (for logging out with only the refresh cookie). */
+  async sessionOfRefreshToken(refreshToken: string): Promise<Session | undefined> {
+    const stored = await this.o.storage.sessions.findRefreshToken(keyedHash(this.o.refreshKey, refreshToken));
+    const session = stored && (await this.o.storage.sessions.findById(stored.sessionId));
+    return session && session.revokedAt === null && session.expiresAt > this.o.now() ? session : undefined;
   }
 
   async list(userId: number): Promise<Session[]> {

@@ -120,7 +120,7 @@ function openPostgres(url: string, options: OpenOptions): DatabaseHandle {
     },
   });
   pool.on('error', (err) => options.onBackgroundError?.(err));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) });
   return {
     db,
     dialect: 'postgres',

@@ -5,18 +5,41 @@ import { Type } from 'typebox';
 import { HttpError } from '../../errors/http-error.js';
 import { contextOf } from '../context.js';
 import { AUTH_ERRORS, BEARER, Detail, Password, SessionOut, sessionJson } from '../schemas.js';
-import type { RouteOptions } from './tokens.js';
+import { CSRF_HEADER, csrfValid } from '../../plugins/csrf.js';
+import { clearSessionCookies, readCookie } from '../../plugins/session-cookies.js';
+import type { WebRouteOptions } from './login.js';
 
 const NoContent = Type.Null({ description: 'No Content' });
 
-export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services }) => {
+export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (app, { services, cookies }) => {
   app.post('/auth/logout', {
-    onRequest: app.requireUser,
-    schema: { tags: ['auth'], summary: 'End this session', security: BEARER, response: { 204: NoContent, ...AUTH_ERRORS } },
+    // A browser whose access cookie has expired can still sign out with its refresh cookie.
+    onRequest: async function logoutGuard(request, reply) {
+      try {
+        await app.requireUser.call(this, request, reply);
+      } catch (err) {
+        if (!(err instanceof HttpError && err.status === 401 && readCookie(request, cookies.names.refresh))) throw err;
+      }
+    },
+    schema: { tags: ['auth'], summary: 'End this session (and clear the session cookies)', security: BEARER, response: { 204: NoContent, ...AUTH_ERRORS } },
   }, async (request, reply) => {
-    const { userId, sessionId } = request.principal;
-    if (sessionId === undefined) throw new HttpError('API_KEY_FORBIDDEN');
+    const principal = await request.optionalPrincipal();
+    if (principal?.via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
+    let userId: number;
+    let sessionId: string;
+    if (principal?.sessionId !== undefined) {
+      ({ userId, sessionId } = { userId: principal.userId, sessionId: principal.sessionId });
+    } else {
+      const session = await services.sessions.sessionOfRefreshToken(readCookie(request, cookies.names.refresh) ?? '');
+      if (!session) throw new HttpError('NOT_AUTHENTICATED');
+      const sent = request.headers[CSRF_HEADER];
+      if (!csrfValid(services.derivedKeys.csrf, session.id, typeof sent === 'string' ? sent : undefined, readCookie(request, cookies.names.csrf))) {
+        throw new HttpError('CSRF_FAILED');
+      }
+      ({ userId, sessionId } = { userId: session.userId, sessionId: session.id });
+    }
     await services.sessions.logout(userId, sessionId, contextOf(request));
+    if (principal?.via !== 'bearer') clearSessionCookies(reply, cookies);
     return reply.code(204).send(null);
   });
 

@@ -5,11 +5,14 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError } from '../../errors/http-error.js';
 import { FORM_ONLY } from '../../plugins/content-types.js';
+import { CSRF_HEADER, csrfValid } from '../../plugins/csrf.js';
+import { readCookie } from '../../plugins/session-cookies.js';
 import type { Services } from '../../services/index.js';
 import { grantScopes } from '../../services/scopes.js';
 import type { IssuedTokens } from '../../services/sessions.js';
 import { contextOf } from '../context.js';
 import { Detail, TokenOut, ValidationErrorOut } from '../schemas.js';
+import { deliverToBrowser, type WebRouteOptions } from './login.js';
 
 export interface RouteOptions {
   readonly services: Services;
@@ -42,7 +45,10 @@ function missing(field: string): HttpError {
   return new HttpError('VALIDATION_FAILED', { issues: [{ loc: ['body', field], msg: 'Field required', type: 'missing' }] });
 }
 
-export const tokenRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services }) => {
+const BrowserRefreshOut = Type.Object({ token_type: Type.Literal('bearer'), expires_in: Type.Integer(), csrf_token: Type.String() });
+
+export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (app, options) => {
+  const { services, cookies } = options;
   app.post('/auth/token', {
     config: { consumes: FORM_ONLY, rateLimit: 'auth' },
     schema: {
@@ -66,14 +72,29 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
   });
 
   app.post('/auth/refresh', {
+    // No body at all is allowed (the browser sends the refresh cookie instead); the schema then sees `{}`.
+    preValidation: async (request) => {
+      if (request.body === undefined || request.body === null) request.body = {};
+    },
     schema: {
-      tags: ['auth'], summary: 'Exchange a refresh token for a new pair (the old one dies)',
+      tags: ['auth'],
+      summary: 'Exchange a refresh token for a new pair (the old one dies). With the refresh cookie, the pair goes back into cookies and needs X-CSRF-Token.',
       body: Type.Optional(Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false })),
-      response: TOKEN_RESPONSES,
+      response: { ...TOKEN_RESPONSES, 200: Type.Union([TokenOut, BrowserRefreshOut]) },
     },
   }, async (request, reply) => {
-    const token = request.body?.refresh_token;
-    if (!token) throw new HttpError('INVALID_REFRESH_TOKEN', { extra: { error: 'invalid_grant' } });
-    return sendTokens(reply, await services.sessions.refresh(token, contextOf(request)));
+    const fromBody = request.body?.refresh_token;
+    if (fromBody) return sendTokens(reply, await services.sessions.refresh(fromBody, contextOf(request)));
+    const fromCookie = readCookie(request, cookies.names.refresh);
+    if (!fromCookie) throw new HttpError('INVALID_REFRESH_TOKEN', { extra: { error: 'invalid_grant' } });
+    const sent = request.headers[CSRF_HEADER];
+    const issued = await services.sessions.refresh(fromCookie, contextOf(request), (session) => {
+      if (!csrfValid(services.derivedKeys.csrf, session.id, typeof sent === 'string' ? sent : undefined, readCookie(request, cookies.names.csrf))) {
+        throw new HttpError('CSRF_FAILED');
+      }
+    });
+    // The refresh token stays in its HttpOnly cookie: page scripts never see it.
+    const csrf_token = deliverToBrowser(reply, options, issued);
+    return { token_type: 'bearer' as const, expires_in: issued.expiresIn, csrf_token };
   });
 };

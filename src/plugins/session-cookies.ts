@@ -1,0 +1,61 @@
+// The three browser-session cookies and how they are set and cleared. In production their names
+// carry the __Host- prefix (__Secure- for the path-limited refresh cookie), which browsers only
+// accept with Secure and (for __Host-) Path=/ and no Domain, so a sibling subdomain cannot plant them.
+import type { CookieSerializeOptions } from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+export const REFRESH_COOKIE_PATH = '/api/v1/auth';
+
+export interface CookieNames {
+  readonly access: string;
+  readonly refresh: string;
+  readonly csrf: string;
+}
+
+export interface SessionCookieSettings {
+  readonly names: CookieNames;
+  readonly secure: boolean;
+  readonly accessMaxAgeSeconds: number;
+  readonly refreshMaxAgeSeconds: number;
+}
+
+export function cookieNames(production: boolean): CookieNames {
+  return production
+    ? { access: '__Host-access_token', refresh: '__Secure-refresh_token', csrf: '__Host-csrf_token' }
+    : { access: 'access_token', refresh: 'refresh_token', csrf: 'csrf_token' };
+}
+
+function options(settings: SessionCookieSettings, kind: keyof CookieNames, maxAge: number): CookieSerializeOptions {
+  const base = { secure: settings.secure, maxAge };
+  switch (kind) {
+    case 'access': return { ...base, httpOnly: true, sameSite: 'lax', path: '/' };
+    // Strict: never sent on a cross-site request, not even a top-level navigation.
+    case 'refresh': return { ...base, httpOnly: true, sameSite: 'strict', path: REFRESH_COOKIE_PATH };
+    // Readable by the page, which echoes it in X-CSRF-Token (double submit, bound to the session).
+    case 'csrf': return { ...base, httpOnly: false, sameSite: 'lax', path: '/' };
+  }
+}
+
+export interface SessionCookieValues {
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly csrfToken: string;
+}
+
+export function setSessionCookies(reply: FastifyReply, settings: SessionCookieSettings, values: SessionCookieValues): void {
+  reply.setCookie(settings.names.access, values.accessToken, options(settings, 'access', settings.accessMaxAgeSeconds));
+  reply.setCookie(settings.names.refresh, values.refreshToken, options(settings, 'refresh', settings.refreshMaxAgeSeconds));
+  reply.setCookie(settings.names.csrf, values.csrfToken, options(settings, 'csrf', settings.refreshMaxAgeSeconds));
+}
+
+/** Clearing repeats Secure and the Path, or browsers keep the original cookie. */
+export function clearSessionCookies(reply: FastifyReply, settings: SessionCookieSettings): void {
+  for (const kind of ['access', 'refresh', 'csrf'] as const) {
+    reply.setCookie(settings.names[kind], '', { ...options(settings, kind, 0), expires: new Date(0) });
+  }
+}
+
+export function readCookie(request: FastifyRequest, name: string): string | undefined {
+  const value = request.cookies?.[name];
+  return value === undefined || value === '' ? undefined : value;
+}
