@@ -24,6 +24,8 @@ import { htmxOrigin } from './plugins/htmx-origin.js';
 import { cookieNames, type SessionCookieSettings } from './plugins/session-cookies.js';
 import { loginRoutes } from './routes/auth/login.js';
 import { rateLimit } from './plugins/rate-limit.js';
+import { externalBearerAuthenticator } from './plugins/external-bearer.js';
+import { createFederation } from './federation/index.js';
 import { bearerAuthenticator, cookieAuthenticator } from './plugins/credentials.js';
 import { adminAuditRoutes } from './routes/admin/audit.js';
 import { adminUserRoutes } from './routes/admin/users.js';
@@ -111,7 +113,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
 
   const services = await createServices({ config, storage, clock, log: app.log, redis, ...deps.services });
   app.decorate('gatehouse', services);
-  app.addHook('onClose', () => services.revocations.close());
+  app.addHook('onClose', () => services.close());
   await app.register(cookie);
   const cookies: SessionCookieSettings = {
     names: cookieNames(config.isProduction), secure: config.isProduction,
@@ -119,7 +121,10 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   };
   const verified = { tokens: services.tokens, revocations: services.revocations };
   // Order matters: explicit credentials (a bearer token) win over the ambient browser cookie.
+  // External issuers' tokens first: it passes on (null) every token whose iss is not one of them.
+  const federation = createFederation({ issuers: config.externalIssuers, storage, now: () => clock.now(), log: app.log });
   const authenticators = [
+    externalBearerAuthenticator({ federation }),
     bearerAuthenticator(verified),
     cookieAuthenticator({ ...verified, cookieName: cookies.names.access, csrfCookieName: cookies.names.csrf, csrfKey: services.derivedKeys.csrf }),
   ];

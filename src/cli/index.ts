@@ -1,8 +1,6 @@
 // The gatehouse command line: serve (default), migrate, create-admin, help.
 import { ConfigError, loadConfig } from '../config/index.js';
 import { describeStartError, serve } from '../main.js';
-import { openDatabase } from '../storage/database.js';
-import { migrateToLatest } from '../storage/migrate.js';
 
 const USAGE = `Usage: gatehouse <command>
 
@@ -10,11 +8,15 @@ Commands:
   serve          start the server (default)
   migrate        bring the database schema up to date and exit
   create-admin   create an administrator (asks for the password; --password-stdin for scripts)
+  rotate-signing-key
+                 EdDSA/ES256: start signing with a new key; the old one keeps verifying until its tokens expire
   help           show this text
 `;
 
 async function migrate(): Promise<number> {
   const { config } = loadConfig(process.env);
+  // Database drivers load after the configuration passed (see main.ts).
+  const [{ openDatabase }, { migrateToLatest }] = await Promise.all([import('../storage/database.js'), import('../storage/migrate.js')]);
   const handle = openDatabase(config.databaseUrl);
   try {
     const report = await migrateToLatest(handle);
@@ -34,6 +36,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'create-admin': {
         const { createAdminCommand } = await import('./create-admin.js');
         return await createAdminCommand(rest);
+      }
+      case 'rotate-signing-key': {
+        const { rotateSigningKeyCommand } = await import('./rotate-signing-key.js');
+        return await rotateSigningKeyCommand();
       }
       case 'help': case '--help': case '-h':
         process.stdout.write(USAGE);

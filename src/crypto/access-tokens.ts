@@ -61,8 +61,13 @@ function headerOf(token: string): { alg?: unknown; kid?: unknown } {
   return header as { alg?: unknown; kid?: unknown };
 }
 
+/** At most one key reload per this interval, however many unknown kids arrive (no reload storm). */
+const RELOAD_INTERVAL_MS = 5000;
+
 export class AccessTokens {
   private readonly verifiers = new Map<string, VerifierSync>();
+  private reloading: Promise<void> | undefined;
+  private lastReload = 0;
 
   constructor(private readonly options: AccessTokenOptions) {}
 
@@ -99,6 +104,29 @@ export class AccessTokens {
       throw new TokenRejected(`signature or claims: ${(err as { code?: string }).code ?? 'invalid'}`);
     }
     return this.checkClaims(payload);
+  }
+
+  /**
+   * Like verify, but a kid this instance does not know yet (another instance rotated the key)
+   * triggers one reload of the key ring before the token is refused.
+   */
+  async verifyWithReload(token: string): Promise<AccessClaims> {
+    try {
+      return this.verify(token);
+    } catch (err) {
+      if (!(err instanceof TokenRejected) || err.reason !== 'unknown key id') throw err;
+      await this.reloadKeys();
+      return this.verify(token);
+    }
+  }
+
+  /** Reloads the key ring (throttled and shared by concurrent callers). */
+  async reloadKeys(force = false): Promise<void> {
+    const now = this.options.now();
+    if (!force && now - this.lastReload < RELOAD_INTERVAL_MS) return this.reloading;
+    this.lastReload = now;
+    this.reloading = this.options.keys.reload().then(() => this.resetVerifiers());
+    return this.reloading;
   }
 
   private verifierFor(kid: string | undefined): VerifierSync {

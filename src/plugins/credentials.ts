@@ -31,7 +31,7 @@ export async function principalFromAccessToken(
 ): Promise<Principal & { claims: AccessClaims }> {
   let claims: AccessClaims;
   try {
-    claims = options.tokens.verify(token);
+    claims = await options.tokens.verifyWithReload(token);
   } catch (err) {
     if (err instanceof TokenRejected) {
       request.log.info({ reason: err.reason }, 'access token rejected');

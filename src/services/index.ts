@@ -29,6 +29,8 @@ export interface Services {
   readonly authentication: AuthenticationService;
   readonly sessions: SessionService;
   readonly users: UserService;
+  /** Stops timers and closes the revocation store. */
+  close(): Promise<void>;
 }
 
 export interface ServiceDependencies {
@@ -49,6 +51,7 @@ export const TOKEN_AUDIENCE = 'gatehouse';
 
 export async function createServices(deps: ServiceDependencies): Promise<Services> {
   const { config, storage, clock, log } = deps;
+  const stops: (() => void)[] = [];
   const now = () => clock.now();
   const accessTtlMs = config.accessTokenExpireMinutes * 60_000;
   const derivedKeys = deriveKeys(config.secretKey);
@@ -60,6 +63,12 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       retiredKeyLifetimeMs: 2 * accessTtlMs,
     });
   const tokens = new AccessTokens({ keys: keyRing, issuer: config.publicUrl, audience: TOKEN_AUDIENCE, ttlSeconds: accessTtlMs / 1000, now });
+  if (config.jwtAlgorithm !== 'HS256') {
+    // Another instance (or `gatehouse rotate-signing-key`) may have rotated: start signing with the new key soon.
+    const timer = setInterval(() => void tokens.reloadKeys(true).catch((err) => log.warn({ err: String(err) }, 'signing key reload failed')), 60_000);
+    timer.unref();
+    stops.push(() => clearInterval(timer));
+  }
   const revocations = deps.revocations ?? (deps.redis
     ? redisRevocations(deps.redis, config.redisKeyPrefix, storage, accessTtlMs, now, log)
     : await warmMemoryRevocations(storage, accessTtlMs, now));
@@ -80,7 +89,11 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     storage, hasher, sessions, authentication, revocations, audit, now,
     policy: { minLength: config.passwordMinLength, compositionRules: config.passwordCompositionRules },
   });
-  return { config, storage, clock, derivedKeys, keyRing, tokens, revocations, hasher, audit, authentication, sessions, users };
+  const close = async () => {
+    for (const stop of stops) stop();
+    await revocations.close();
+  };
+  return { config, storage, clock, derivedKeys, keyRing, tokens, revocations, hasher, audit, authentication, sessions, users, close };
 }
 
 function revocationSource(storage: Storage) {
