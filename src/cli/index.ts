@@ -16,15 +16,10 @@ Commands:
 async function migrate(): Promise<number> {
   const { config } = loadConfig(process.env);
   // Database drivers load after the configuration passed (see main.ts).
-  const [{ openDatabase }, { migrateToLatest }] = await Promise.all([import('../storage/database.js'), import('../storage/migrate.js')]);
-  const handle = openDatabase(config.databaseUrl);
-  try {
-    const report = await migrateToLatest(handle);
-    process.stdout.write(report.applied.length ? `applied: ${report.applied.join(', ')}\n` : 'schema is up to date\n');
-    return 0;
-  } finally {
-    await handle.close();
-  }
+  const { migrateDatabase } = await import('../storage/index.js');
+  const applied = await migrateDatabase(config.databaseUrl, {});
+  process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'schema is up to date\n');
+  return 0;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

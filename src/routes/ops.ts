@@ -1,6 +1,7 @@
 // Operations endpoints: liveness, readiness (every dependency answers), nothing else.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { HttpError } from '../errors/http-error.js';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -28,12 +29,10 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
     },
     config: { allowPlainHttp: true, rateLimit: false },
     logLevel: 'warn',
-  }, async (_request, reply) => {
+  }, async () => {
     const results = await Promise.all(options.readiness.map(async (r) => ({ name: r.name, ok: await r.check().catch(() => false) })));
     const failing = results.filter((r) => !r.ok).map((r) => r.name);
-    if (failing.length > 0) {
-      return reply.code(503).header('retry-after', '5').send({ detail: 'Service temporarily unavailable', failing });
-    }
+    if (failing.length > 0) throw new HttpError('SERVICE_UNAVAILABLE', { headers: { 'retry-after': '5' }, extra: { failing } });
     return { status: 'ok' };
   });
 };

@@ -23,6 +23,11 @@ export interface OpenOptions {
   readonly schema?: string;
   /** Called when an idle pooled connection fails (the pool replaces it by itself). */
   readonly onBackgroundError?: (err: Error) => void;
+  /**
+   * PostgreSQL only. 'request' (default): 3 s per query, so an outage is a quick 503. 'none': for
+   * migrations, which may legitimately wait on another process's migration lock or run long DDL.
+   */
+  readonly queryTimeouts?: 'request' | 'none';
 }
 
 export function dialectOf(url: string): Dialect {
@@ -106,8 +111,7 @@ function openPostgres(url: string, options: OpenOptions): DatabaseHandle {
     max: 10,
     // An unreachable server must turn into a 503 well inside the contract's 5 s.
     connectionTimeoutMillis: 2000,
-    query_timeout: 3000,
-    statement_timeout: 3000,
+    ...(options.queryTimeouts === 'none' ? {} : { query_timeout: 3000, statement_timeout: 3000 }),
     // Short, so connections that went silent in an outage and were never touched again (a firewall or
     // NAT forgot them: no RST ever comes) leave the pool soon after, not one slow request at a time.
     idleTimeoutMillis: 5_000,

@@ -57,12 +57,23 @@ export function createStorage(handle: DatabaseHandle): Storage {
 export async function openStorage(url: string, options: OpenOptions = {}): Promise<Storage> {
   const handle = openDatabase(url, options);
   try {
-    await migrateToLatest(handle);
+    await migrateDatabase(url, options, handle);
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw err;
   }
   return createStorage(handle);
+}
+
+/** Migrations on PostgreSQL get their own short-lived pool without per-query timeouts. */
+export async function migrateDatabase(url: string, options: OpenOptions, handle?: DatabaseHandle): Promise<readonly string[]> {
+  if (handle?.dialect === 'sqlite') return (await migrateToLatest(handle)).applied;
+  const migrator = openDatabase(url, { ...options, queryTimeouts: 'none' });
+  try {
+    return (await migrateToLatest(migrator)).applied;
+  } finally {
+    await migrator.close();
+  }
 }
 
 export { UniqueViolationError, isDatabaseUnavailable, classifyDatabaseError } from './errors.js';

@@ -57,6 +57,16 @@ export class ApiKeysRepository {
     return row && toApiKey(row);
   }
 
+  /** The key and its owner's role and activity in one query: API-key authentication reads nothing else. */
+  async findByPrefixWithOwner(prefix: string): Promise<{ key: ApiKey; owner: { role: string; isActive: boolean } } | undefined> {
+    const row = await this.db.selectFrom('api_keys').innerJoin('users', 'users.id', 'api_keys.user_id')
+      .selectAll('api_keys').select(['users.role as owner_role', 'users.is_active as owner_is_active'])
+      .where('api_keys.prefix', '=', prefix).executeTakeFirst();
+    if (!row) return undefined;
+    const { owner_role, owner_is_active, ...key } = row;
+    return { key: toApiKey(key), owner: { role: owner_role, isActive: Number(owner_is_active) === 1 } };
+  }
+
   /** The owner's keys that are not revoked, oldest first. */
   async listForUser(userId: number): Promise<ApiKey[]> {
     const rows = await this.db.selectFrom('api_keys').selectAll()
