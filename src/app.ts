@@ -27,12 +27,18 @@ import { rateLimit } from './plugins/rate-limit.js';
 import { externalBearerAuthenticator } from './plugins/external-bearer.js';
 import { createFederation } from './federation/index.js';
 import { bearerAuthenticator, cookieAuthenticator } from './plugins/credentials.js';
+import { apiKeyAuthenticator } from './plugins/api-key-auth.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+import { mfaRoutes } from './routes/auth/mfa.js';
+import { passwordResetRoutes } from './routes/auth/password-reset.js';
 import { adminAuditRoutes } from './routes/admin/audit.js';
 import { adminUserRoutes } from './routes/admin/users.js';
 import { registerRoutes } from './routes/auth/register.js';
 import { sessionRoutes } from './routes/auth/sessions.js';
 import { tokenRoutes } from './routes/auth/tokens.js';
 import { docsRoutes } from './routes/docs.js';
+import { pageRoutes } from './routes/pages/index.js';
+import { renderErrorPage } from './pages/error-page.js';
 import { jwksRoutes } from './routes/jwks.js';
 import { opsRoutes } from './routes/ops.js';
 import { userRoutes } from './routes/users.js';
@@ -95,7 +101,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     done();
   });
   // A database outage anywhere below a route becomes a 503, whichever repository noticed it.
-  await app.register(errors, { classify: classifyDatabaseError });
+  await app.register(errors, { classify: classifyDatabaseError, renderPage: renderErrorPage });
   await app.register(requestId);
   await app.register(requestLog);
   await app.register(clientAddress, { trustProxy: config.trustProxy });
@@ -126,6 +132,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   const authenticators = [
     externalBearerAuthenticator({ federation }),
     bearerAuthenticator(verified),
+    // An API key is an explicit credential too: before the ambient cookie.
+    apiKeyAuthenticator({ apiKeys: services.apiKeys }),
     cookieAuthenticator({ ...verified, cookieName: cookies.names.access, csrfCookieName: cookies.names.csrf, csrfKey: services.derivedKeys.csrf }),
   ];
   await app.register(authGuard, { authenticate: firstOf(...authenticators) });
@@ -139,6 +147,9 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     await api.register(userRoutes, { services });
     await api.register(adminUserRoutes, { services });
     await api.register(adminAuditRoutes, { services });
+    await api.register(apiKeyRoutes, { services });
+    await api.register(mfaRoutes, { services });
+    await api.register(passwordResetRoutes, { services });
   }, { prefix: '/api/v1' });
   await app.register(jwksRoutes, { services });
 
@@ -149,6 +160,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     ],
   });
   await app.register(docsRoutes);
+  await app.register(pageRoutes, { services, cookies });
 
   return app;
 }

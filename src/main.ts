@@ -1,9 +1,7 @@
 // serve: load config, open and migrate storage, listen, and drain on SIGTERM.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { buildApp, type GatehouseApp } from './app.js';
+import type { GatehouseApp } from './app.js';
 import { ConfigError, loadConfig, type Env } from './config/index.js';
-import { BootstrapError, ensureFirstSuperuser } from './services/bootstrap.js';
-import { openStorage } from './storage/index.js';
 
 /** How long SIGTERM waits for in-flight requests before closing what is left. */
 const DRAIN_TIMEOUT_MS = 25_000;
@@ -17,6 +15,11 @@ export interface Running {
 /** Starts the server; throws ConfigError (or a storage error) when it must not start. */
 export async function startServer(env: Env): Promise<Running> {
   const { config, warnings } = loadConfig(env);
+  // The app, storage drivers and services load only after the configuration passed: a refused
+  // start reads the config code alone and exits in a fraction of a second.
+  const [{ buildApp }, { openStorage }, { ensureFirstSuperuser }] = await Promise.all([
+    import('./app.js'), import('./storage/index.js'), import('./services/bootstrap.js'),
+  ]);
   const storage = await openStorage(config.databaseUrl);
   let app: GatehouseApp;
   try {
@@ -81,7 +84,7 @@ export async function serve(env: Env): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const line of err.lines) process.stderr.write(`gatehouse: ${line}\n`);
-    } else if (err instanceof BootstrapError) {
+    } else if (err instanceof (await import('./services/bootstrap.js')).BootstrapError) {
       process.stderr.write(`gatehouse: ${err.message}\n`);
     } else {
       process.stderr.write(`gatehouse: cannot start: ${describeStartError(err)}\n`);

@@ -8,6 +8,7 @@ import {
   parseTrustProxy, parseUrl, type RateLimit, type TrustProxy,
 } from './parsers.js';
 import { loadOrCreateDevSecret, secretKeyWeakness } from './secret-key.js';
+import { readExternalIssuers, type ExternalIssuer } from '../federation/issuer-config.js';
 
 export type { RateLimit, TrustProxy } from './parsers.js';
 
@@ -48,6 +49,8 @@ export interface Config {
   readonly mailFrom: string;
   readonly logLevel: LogLevel;
   readonly maxBodyBytes: number;
+  /** Trusted external token issuers (EXTERNAL_ISSUERS); empty when none are configured. */
+  readonly externalIssuers: readonly ExternalIssuer[];
 }
 
 export interface LoadedConfig {
@@ -186,6 +189,7 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
   });
   const logLevel = read('LOG_LEVEL', 'info' as LogLevel, (raw) => parseEnum(raw.toLowerCase(), LOG_LEVELS));
   const maxBodyBytes = int('MAX_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024);
+  const externalIssuers = readExternalIssuers(env, { isProduction, ownIssuer: publicUrl }, problems);
 
   if (refreshTokenExpireDays > sessionMaxDays) {
     warnings.push(`REFRESH_TOKEN_EXPIRE_DAYS (${refreshTokenExpireDays}) exceeds SESSION_MAX_DAYS (${sessionMaxDays}); sessions still end at SESSION_MAX_DAYS`);
@@ -211,6 +215,7 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
     host, port, publicUrl, trustProxy, accessTokenExpireMinutes, refreshTokenExpireDays, jwtAlgorithm, dataDir,
     firstSuperuser, firstSuperuserPassword, rateLimitDefault, rateLimitAuth, lockoutThreshold, lockoutWindowMinutes,
     passwordMinLength, passwordCompositionRules, sessionMaxDays, smtpUrl, mailFrom, logLevel, maxBodyBytes,
+    externalIssuers: Object.freeze(externalIssuers),
   };
   return { config: Object.freeze(config), warnings: Object.freeze(warnings) };
 }

@@ -40,6 +40,11 @@ export const ERRORS = {
   INTERNAL: { status: 500, detail: 'Internal Server Error' },
   SERVICE_UNAVAILABLE: { status: 503, detail: 'Service temporarily unavailable' },
   OVERLOADED: { status: 503, detail: 'Server is busy; retry shortly' },
+  INVALID_API_KEY: { status: 401, detail: 'Invalid or expired API key' },
+  INVALID_RESET_TOKEN: { status: 400, detail: 'Invalid or expired password reset token' },
+  INVALID_MFA_CODE: { status: 400, detail: 'Invalid two-factor code' },
+  MFA_SETUP_REQUIRED: { status: 409, detail: 'Start two-factor setup first' },
+  MFA_REAUTH_FAILED: { status: 403, detail: 'Incorrect password or two-factor code' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERRORS;

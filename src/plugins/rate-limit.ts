@@ -3,6 +3,7 @@
 // played against each other. 429 carries Retry-After and RateLimit-* as bare integers.
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import ipaddr from 'ipaddr.js';
 import { HttpError } from '../errors/http-error.js';
 import { consume, limitHeaders, type Limiter } from '../limits/limiters.js';
 
@@ -22,14 +23,18 @@ export interface RateLimitOptions {
 }
 
 export function clientKey(ip: string): string {
-  if (!ip.includes(':')) return ip;
+  let address: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    address = ipaddr.parse(ip);
+  } catch {
+    return ip;
+  }
+  if (address.kind() === 'ipv4') return address.toString();
+  const v6 = address as ipaddr.IPv6;
+  // One client in any spelling: '::ffff:192.0.2.7' is the IPv4 client, zero-padding and case do not matter.
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
   // An IPv6 client typically controls a whole /64: counting addresses would hand out 2^64 budgets.
-  const full = ip.split('%')[0]!.toLowerCase();
-  const [head = '', tail = ''] = full.split('::');
-  const headParts = head ? head.split(':') : [];
-  const tailParts = tail ? tail.split(':') : [];
-  const parts = full.includes('::') ? [...headParts, ...Array(8 - headParts.length - tailParts.length).fill('0'), ...tailParts] : headParts;
-  return `${parts.slice(0, 4).map((p) => p || '0').join(':')}::/64`;
+  return `${v6.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
 }
 
 export const rateLimit = fp<RateLimitOptions>(

@@ -1,6 +1,6 @@
 // Opens the database named by DATABASE_URL: SQLite (WAL, foreign keys on) or PostgreSQL (a pool
 // with short timeouts so an outage becomes a quick 503, never a hang).
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
@@ -45,8 +45,10 @@ export function openDatabase(url: string, options: OpenOptions = {}): DatabaseHa
 
 function openSqlite(url: string): DatabaseHandle {
   const file = sqliteFile(url);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const native = new SqliteDatabase(file);
+  // The file holds password hashes and encrypted secrets: owner only (WAL/SHM files inherit the mode).
+  if (file !== ':memory:') chmodSync(file, 0o600);
   native.pragma('journal_mode = WAL');
   native.pragma('foreign_keys = ON');
   // Another process (a second instance, the CLI) may hold the write lock briefly.

@@ -1,0 +1,166 @@
+// Contract "In production" transport rules and TRUST_PROXY: plain-HTTP pages are redirected with
+// 308, plain-HTTP API calls are refused (OWASP ASVS 4.1.2), and X-Forwarded-Proto/-For count only
+// when the peer is a proxy TRUST_PROXY names. Also which X-Forwarded-For hop is the client.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../src/config/index.js';
+import { probeRoutes, testApp, type TestApp } from '../helpers/app.js';
+
+const PRODUCTION: Env = { ENVIRONMENT: 'production', ALLOWED_ORIGINS: 'https://app.example.com' };
+
+async function withApp(env: Env, work: (t: TestApp) => Promise<void>): Promise<void> {
+  const t = await testApp({ env, routes: probeRoutes() });
+  try {
+    await work(t);
+  } finally {
+    await t.close();
+  }
+}
+
+describe('production without a trusted proxy', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await testApp({ env: PRODUCTION, routes: probeRoutes() });
+  });
+  afterAll(() => t.close());
+
+  it('a plain-HTTP GET page request is redirected with 308 to the same path and query over https', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/account/settings?tab=keys&x=%20y', headers: { host: 'gate.example.com' } });
+    expect(res.statusCode).toBe(308);
+    expect(res.headers.location).toBe('https://gate.example.com/account/settings?tab=keys&x=%20y');
+    expect(res.body).toBe('');
+  });
+
+  it('HEAD is redirected like GET, and the root page too', async () => {
+    const head = await t.app.inject({ method: 'HEAD', url: '/', headers: { host: 'gate.example.com:8443' } });
+    expect(head.statusCode).toBe(308);
+    expect(head.headers.location).toBe('https://gate.example.com:8443/');
+  });
+
+  it('a plain-HTTP API request is refused with 400 {"detail":"HTTPS required"}, not redirected', async () => {
+    for (const [method, url] of [['GET', '/api/v1/no-such-thing'], ['GET', '/api'], ['GET', '/api/v1/_probe/whoami'], ['DELETE', '/api/v1/x']] as const) {
+      const res = await t.app.inject({ method, url });
+      expect(res.statusCode, `${method} ${url}`).toBe(400);
+      expect(res.json()).toEqual({ detail: 'HTTPS required' });
+      expect(res.headers.location).toBeUndefined();
+    }
+  });
+
+  it('the refusal comes before the body is read or validated: a leaked credential is not processed', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', payload: { username: 'alice', password: 'leaked-over-http' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ detail: 'HTTPS required' });
+  });
+
+  it('a plain-HTTP form POST to a page is refused, never redirected (a 308 would replay the body)', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/login', payload: 'username=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers.location).toBeUndefined();
+  });
+
+  it('X-Forwarded-Proto: https from an untrusted peer is ignored', async () => {
+    const api = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', headers: { 'x-forwarded-proto': 'https' } });
+    expect(api.statusCode).toBe(400);
+    expect(api.json()).toEqual({ detail: 'HTTPS required' });
+    const page = await t.app.inject({ method: 'GET', url: '/p', headers: { 'x-forwarded-proto': 'https', host: 'gate.example.com' } });
+    expect(page.statusCode).toBe(308);
+  });
+
+  it('/healthz and /readyz stay reachable over plain HTTP for load balancer probes', async () => {
+    const health = await t.app.inject({ method: 'GET', url: '/healthz' });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toEqual({ status: 'ok' });
+    expect((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+
+  it('a malformed Host header is never turned into a redirect target', async () => {
+    for (const host of ['evil.example.net/@gate.example.com', 'gate.example.com@evil.example.net', 'a b']) {
+      const res = await t.app.inject({ method: 'GET', url: '/p', headers: { host } });
+      expect(res.statusCode, host).toBe(400);
+      expect(res.headers.location).toBeUndefined();
+    }
+  });
+});
+
+describe('production with PUBLIC_URL', () => {
+  it('redirects to the configured origin whatever Host says (no Host-header poisoning)', async () => {
+    await withApp({ ...PRODUCTION, PUBLIC_URL: 'https://gate.example.com' }, async (t) => {
+      const res = await t.app.inject({ method: 'GET', url: '/reset?token=abc', headers: { host: 'evil.example.net' } });
+      expect(res.statusCode).toBe(308);
+      expect(res.headers.location).toBe('https://gate.example.com/reset?token=abc');
+    });
+  });
+});
+
+describe('TRUST_PROXY decides whose X-Forwarded-Proto counts', () => {
+  it('a hop count trusts the peer: X-Forwarded-Proto: https is honoured', async () => {
+    await withApp({ ...PRODUCTION, TRUST_PROXY: '1' }, async (t) => {
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-proto': 'https' } });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toMatchObject({ scheme: 'https' });
+      // The proxy saying "http" is believed too.
+      const plain = await t.app.inject({ method: 'GET', url: '/api/v1/x', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-proto': 'http' } });
+      expect(plain.statusCode).toBe(400);
+    });
+  });
+
+  it('a CIDR trusts only peers inside it', async () => {
+    await withApp({ ...PRODUCTION, TRUST_PROXY: '10.0.0.0/8' }, async (t) => {
+      const trusted = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '10.20.30.40', headers: { 'x-forwarded-proto': 'https' } });
+      expect(trusted.statusCode).toBe(200);
+      expect(trusted.json()).toMatchObject({ scheme: 'https' });
+      const outsider = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '203.0.113.9', headers: { 'x-forwarded-proto': 'https' } });
+      expect(outsider.statusCode).toBe(400);
+      expect(outsider.json()).toEqual({ detail: 'HTTPS required' });
+      // IPv4-mapped IPv6 is how a dual-stack socket reports the same proxy.
+      const mapped = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '::ffff:10.1.1.1', headers: { 'x-forwarded-proto': 'https' } });
+      expect(mapped.statusCode).toBe(200);
+    });
+  });
+
+  it('loopback and IPv6 CIDR lists work the same way', async () => {
+    await withApp({ ...PRODUCTION, TRUST_PROXY: 'loopback, fd00::/8' }, async (t) => {
+      for (const remoteAddress of ['127.0.0.1', '::1', 'fd12::1']) {
+        const res = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress, headers: { 'x-forwarded-proto': 'https' } });
+        expect(res.statusCode, remoteAddress).toBe(200);
+      }
+      const other = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '2001:db8::1', headers: { 'x-forwarded-proto': 'https' } });
+      expect(other.statusCode).toBe(400);
+    });
+  });
+});
+
+describe('the client IP', () => {
+  const whoami = (t: TestApp, remoteAddress: string, xff?: string) =>
+    t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress, headers: xff ? { 'x-forwarded-for': xff } : {} }).then((r) => r.json().ip as string);
+
+  it('without TRUST_PROXY a spoofed X-Forwarded-For changes nothing: the socket peer is the client', async () => {
+    await withApp({}, async (t) => {
+      expect(await whoami(t, '198.51.100.7', '1.2.3.4')).toBe('198.51.100.7');
+      expect(await whoami(t, '198.51.100.7', '1.2.3.4, 5.6.7.8')).toBe('198.51.100.7');
+      expect(await whoami(t, '::ffff:198.51.100.7')).toBe('198.51.100.7');
+    });
+  });
+
+  it('TRUST_PROXY=1 takes the hop the proxy appended (the rightmost), not the one the client wrote', async () => {
+    await withApp({ TRUST_PROXY: '1' }, async (t) => {
+      expect(await whoami(t, '10.0.0.1', '1.2.3.4')).toBe('1.2.3.4');
+      // The client prepended a fake address; the proxy appended the real one.
+      expect(await whoami(t, '10.0.0.1', '6.6.6.6, 203.0.113.50')).toBe('203.0.113.50');
+      expect(await whoami(t, '10.0.0.1')).toBe('10.0.0.1');
+    });
+  });
+
+  it('TRUST_PROXY=2 walks one hop further', async () => {
+    await withApp({ TRUST_PROXY: '2' }, async (t) => {
+      expect(await whoami(t, '10.0.0.1', '6.6.6.6, 203.0.113.50, 10.0.0.2')).toBe('203.0.113.50');
+    });
+  });
+
+  it('a CIDR list skips every trusted proxy and stops at the first untrusted address', async () => {
+    await withApp({ TRUST_PROXY: '10.0.0.0/8' }, async (t) => {
+      expect(await whoami(t, '10.0.0.1', '6.6.6.6, 203.0.113.50, 10.9.9.9')).toBe('203.0.113.50');
+      // A peer outside the list is the client, whatever it claims.
+      expect(await whoami(t, '198.51.100.7', '10.0.0.3')).toBe('198.51.100.7');
+    });
+  });
+});

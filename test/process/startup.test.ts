@@ -1,0 +1,257 @@
+// Contract "Running it" and "Operations", as an operator sees them: the real `gatehouse serve`
+// process serves /healthz with every contract header; a bad variable or a production start without
+// a secret exits non-zero within 20 s naming the variable; SIGTERM exits 0, after letting an
+// in-flight request finish; what it acknowledged is still there after a restart. Each test has
+// its own process, port and DATA_DIR; the cheap refusals run concurrently.
+// Steps are sequenced by the process's own output and HTTP events, never by sleeping.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, it, type ExpectStatic } from 'vitest';
+import { tempDir } from '../helpers/config.js';
+
+const BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
+/** The contract's bounds: a refused start exits within 20 s, a SIGTERM within 30 s. */
+const REFUSAL_DEADLINE_MS = 20_000;
+const SIGTERM_DEADLINE_MS = 30_000;
+/** No contract bound; generous, because a loaded CI machine starts Node slowly. */
+const STEP_DEADLINE_MS = 60_000;
+/** Per test: up to two starts and two drains. */
+const PROCESS_TEST_TIMEOUT_MS = 180_000;
+
+/** A port nobody holds right now: listen on 0, read it, close. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fails with `what` if `promise` has not settled by the deadline (a bound, not a sleep). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+interface Server {
+  readonly child: ChildProcess;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly stdout: Record<string, unknown>[];
+  stderr(): string;
+  /** Resolves with the first stdout JSON line matching `test` (already written or still to come). */
+  line(test: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function gatehouse(env: Record<string, string>, dataDir = tempDir()): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    // A clean environment: nothing from the test runner leaks into the server's configuration.
+    env: { PATH: process.env.PATH ?? '', HOME: dataDir, DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
+    cwd: dataDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: Record<string, unknown>[] = [];
+  const waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      parsed = { notJson: text };
+    }
+    stdout.push(parsed);
+    for (const w of waiters.splice(0)) (w.test(parsed) ? w.resolve(parsed) : waiters.push(w));
+  });
+  // 'close', not 'exit': only then has everything the process wrote to stdout/stderr been read.
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    child, dataDir, port, stdout, exit,
+    stderr: () => stderr,
+    line(test, what) {
+      const seen = stdout.find(test);
+      if (seen) return Promise.resolve(seen);
+      const found = new Promise<Record<string, unknown>>((resolve, reject) => {
+        waiters.push({ test, resolve });
+        void exit.then(() => reject(new Error(`${what}: the process exited first\n${stderr}`)));
+      });
+      return within(found, STEP_DEADLINE_MS, what);
+    },
+  };
+}
+
+const listening = (s: Server) => s.line((l) => l.msg === 'gatehouse listening', 'the "listening" line');
+
+/** Stops a server the test left running, so a failed assertion cannot leak a process. */
+function cleanup(s: Server): void {
+  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+}
+
+async function refused(env: Record<string, string>) {
+  const s = await gatehouse(env);
+  try {
+    const { code } = await within(s.exit, REFUSAL_DEADLINE_MS, 'a refused start exits');
+    return { code, stderr: s.stderr(), server: s };
+  } finally {
+    cleanup(s);
+  }
+}
+
+function expectNoStack(expect: ExpectStatic, text: string): void {
+  expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
+  expect(text).not.toContain('node_modules');
+}
+
+describe('gatehouse serve', () => {
+  it('serves /healthz with every contract header, then exits 0 on SIGTERM', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const s = await gatehouse({});
+    try {
+      const { url } = await listening(s);
+      expect(url).toBe(`http://127.0.0.1:${s.port}`);
+      const res = await fetch(`http://127.0.0.1:${s.port}/healthz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ok' });
+      const h = res.headers;
+      expect(h.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(h.get('x-content-type-options')).toBe('nosniff');
+      expect(h.get('x-frame-options')).toBe('DENY');
+      expect(h.get('referrer-policy')).toBe('strict-origin-when-cross-origin');
+      expect(h.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(h.get('permissions-policy')).toMatch(/camera=\(\).*microphone=\(\).*geolocation=\(\)/);
+      expect(h.get('x-xss-protection')).toBe('0');
+      expect(h.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(h.get('x-request-id')).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
+      expect(h.get('x-powered-by')).toBeNull();
+      expect(h.get('server')).toBeNull();
+      expect(h.get('strict-transport-security')).toBeNull();
+      // Development without SECRET_KEY: a key kept in DATA_DIR, and one warning that says so.
+      expect(existsSync(join(s.dataDir, 'secret_key'))).toBe(true);
+      expect(s.stdout.filter((l) => String(l.msg).startsWith('SECRET_KEY '))).toHaveLength(1);
+      // Every line the process wrote is JSON.
+      expect(s.stdout.filter((l) => 'notJson' in l)).toEqual([]);
+
+      s.child.kill('SIGTERM');
+      expect(await within(s.exit, SIGTERM_DEADLINE_MS, 'SIGTERM exit')).toEqual({ code: 0, signal: null });
+    } finally {
+      cleanup(s);
+    }
+  });
+
+  it('SIGTERM with no traffic exits 0 well inside the drain bound', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const s = await gatehouse({});
+    try {
+      await listening(s);
+      s.child.kill('SIGTERM');
+      expect(await within(s.exit, SIGTERM_DEADLINE_MS, 'idle SIGTERM exit')).toEqual({ code: 0, signal: null });
+      expect(s.stdout.some((l) => l.signal === 'SIGTERM')).toBe(true);
+      // Quickly: it closed by itself, not when the drain timeout gave up on it.
+      expect(s.stdout.filter((l) => /drain timed out/.test(String(l.msg)))).toEqual([]);
+    } finally {
+      cleanup(s);
+    }
+  });
+
+  it('a SIGTERM during a request lets it finish, then exits 0; what it acknowledged survives a restart', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const dataDir = tempDir();
+    const s = await gatehouse({}, dataDir);
+    const username = `drain_${randomBytes(4).toString('hex')}`;
+    const body = JSON.stringify({ email: `${username}@example.com`, username, password: 'a slow but acknowledged passphrase' });
+    try {
+      await listening(s);
+      // Expect: 100-continue makes the server say when it has the request (headers parsed, handler
+      // waiting for the body), so the signal is sent while the request is provably in flight.
+      const req = httpRequest({
+        host: '127.0.0.1', port: s.port, method: 'POST', path: '/api/v1/auth/register',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+      });
+      const response = new Promise<{ res: IncomingMessage; text: string }>((resolve, reject) => {
+        req.on('response', (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => { text += c; }).on('end', () => resolve({ res, text }));
+        });
+        req.on('error', reject);
+      });
+      const continued = new Promise<void>((resolve) => req.once('continue', resolve));
+      req.flushHeaders();
+      await within(continued, STEP_DEADLINE_MS, '100 Continue');
+      req.write(body.slice(0, 10));
+
+      s.child.kill('SIGTERM');
+      await s.line((l) => l.signal === 'SIGTERM', 'the "draining" line');
+      // Draining: new connections are no longer accepted.
+      await expect(fetch(`http://127.0.0.1:${s.port}/healthz`)).rejects.toThrow();
+
+      req.end(body.slice(10));
+      const { res, text } = await within(response, SIGTERM_DEADLINE_MS, 'the in-flight response');
+      expect(res.statusCode, text).toBe(201);
+      expect(JSON.parse(text)).toMatchObject({ username, email: `${username}@example.com` });
+      // The drain must not wait for this client to hang up its keep-alive connection.
+      expect(res.headers.connection).toBe('close');
+      expect(await within(s.exit, SIGTERM_DEADLINE_MS, 'exit after the drain')).toEqual({ code: 0, signal: null });
+      expect(s.stdout.filter((l) => /drain timed out/.test(String(l.msg)))).toEqual([]);
+    } finally {
+      cleanup(s);
+    }
+
+    // Same DATA_DIR, new process: the account the first one acknowledged is still there.
+    const again = await gatehouse({}, dataDir);
+    try {
+      await listening(again);
+      const res = await fetch(`http://127.0.0.1:${again.port}/api/v1/auth/register`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body,
+      });
+      expect(res.status).toBe(409);
+      again.child.kill('SIGTERM');
+      expect((await within(again.exit, SIGTERM_DEADLINE_MS, 'second exit')).code).toBe(0);
+    } finally {
+      cleanup(again);
+    }
+  });
+});
+
+describe('a refused start', () => {
+  // Each refusal rule is covered line by line in test/unit/config.test.ts; here, that the process obeys it.
+  const cases: { name: string; env: Record<string, string>; variable: string }[] = [
+    { name: 'PORT=abc', env: { PORT: 'abc' }, variable: 'PORT' },
+    { name: 'ACCESS_TOKEN_EXPIRE_MINUTES=-1', env: { ACCESS_TOKEN_EXPIRE_MINUTES: '-1' }, variable: 'ACCESS_TOKEN_EXPIRE_MINUTES' },
+    { name: 'production without SECRET_KEY', env: { ENVIRONMENT: 'production', ALLOWED_ORIGINS: 'https://app.example.com' }, variable: 'SECRET_KEY' },
+  ];
+  for (const { name, env, variable } of cases) {
+    it.concurrent(`${name}: exits non-zero within 20 s with a line naming ${variable}`, { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+      const { code, stderr, server } = await refused(env);
+      expect(code).not.toBe(0);
+      expect(code).not.toBeNull();
+      const lines = stderr.split('\n').filter(Boolean);
+      expect(lines.some((l) => new RegExp(`\\b${variable}\\b`).test(l)), stderr).toBe(true);
+      expectNoStack(expect, stderr);
+      // It never got as far as listening or keeping a development key.
+      expect(server.stdout.some((l) => l.msg === 'gatehouse listening')).toBe(false);
+      if (env.ENVIRONMENT === 'production') expect(existsSync(join(server.dataDir, 'secret_key'))).toBe(false);
+    });
+  }
+
+  it.concurrent('an unreachable database is one line without the connection string or its password', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const { code, stderr } = await refused({ DATABASE_URL: 'postgres://gatehouse:Hunter2-secret@127.0.0.1:1/gatehouse' });
+    expect(code).not.toBe(0);
+    expect(stderr).not.toContain('Hunter2-secret');
+    expect(stderr).toMatch(/DATABASE_URL/);
+    expectNoStack(expect, stderr);
+  });
+});
