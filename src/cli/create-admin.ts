@@ -28,6 +28,11 @@ export async function createAdminCommand(args: readonly string[]): Promise<numbe
     process.stdout.write(HELP);
     return 0;
   }
+  // stdin carries the password then, so it cannot also answer the email question.
+  if (values['password-stdin'] && values.email === undefined) {
+    process.stderr.write('gatehouse: --password-stdin needs --email\n');
+    return 2;
+  }
   const { config } = loadConfig(process.env);
   const email = (values.email ?? (await ask('Email: '))).trim();
   const username = (values.username ?? (values['password-stdin'] ? '' : await ask(`Username [${email.split('@')[0]}]: `))).trim() || undefined;

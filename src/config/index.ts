@@ -8,7 +8,7 @@ import {
   parseTrustProxy, parseUrl, type RateLimit, type TrustProxy,
 } from './parsers.js';
 import { loadOrCreateDevSecret, secretKeyWeakness } from './secret-key.js';
-import { readExternalIssuers, type ExternalIssuer } from '../federation/issuer-config.js';
+import { readExternalIssuers, type ExternalIssuer } from '../federation/config.js';
 
 export type { RateLimit, TrustProxy } from './parsers.js';
 

@@ -65,7 +65,8 @@ function headerOf(token: string): { alg?: unknown; kid?: unknown } {
 const RELOAD_INTERVAL_MS = 5000;
 
 export class AccessTokens {
-  private readonly verifiers = new Map<string, VerifierSync>();
+  /** Weakly held: keys dropped by a reload take their verifiers with them. */
+  private verifiers = new WeakMap<object, VerifierSync>();
   private reloading: Promise<void> | undefined;
   private lastReload = 0;
 
@@ -130,11 +131,12 @@ export class AccessTokens {
   }
 
   private verifierFor(kid: string | undefined): VerifierSync {
-    const cacheKey = kid ?? '';
-    let verifier = this.verifiers.get(cacheKey);
-    if (verifier) return verifier;
     const key = this.options.keys.verificationKey(kid);
     if (!key) throw new TokenRejected('unknown key id');
+    // Cached per key, never per header kid: HS256 ignores the kid, and a verifier per attacker-chosen
+    // kid (each with its own 10 000-entry cache) would grow memory without bound.
+    let verifier = this.verifiers.get(key);
+    if (verifier) return verifier;
     verifier = createVerifier({
       key: Buffer.isBuffer(key) ? key : key.export({ type: 'spki', format: 'pem' }).toString(),
       algorithms: [this.options.keys.algorithm as never],
@@ -147,13 +149,13 @@ export class AccessTokens {
       cache: 10_000,
       cacheTTL: this.options.ttlSeconds * 1000,
     });
-    this.verifiers.set(cacheKey, verifier);
+    this.verifiers.set(key, verifier);
     return verifier;
   }
 
   /** Forgets per-key verifiers (after a key reload or rotation). */
   resetVerifiers(): void {
-    this.verifiers.clear();
+    this.verifiers = new WeakMap();
   }
 
   private checkClaims(p: Record<string, unknown>): AccessClaims {
@@ -162,6 +164,8 @@ export class AccessTokens {
     const now = this.options.now() / 1000;
     if (typeof p.exp !== 'number' || p.exp <= now) throw new TokenRejected('expired');
     if (typeof p.iat !== 'number' || p.iat > now + 60) throw new TokenRejected('issued in the future');
+    // RFC 7519 §4.1.5: never before nbf (ours carry none; a token minted elsewhere with SECRET_KEY may).
+    if (p.nbf !== undefined && (typeof p.nbf !== 'number' || p.nbf > now + 60)) throw new TokenRejected('not yet valid');
     if (p.exp - p.iat > this.options.ttlSeconds + 60) throw new TokenRejected('lifetime longer than configured');
     if (typeof p.sub !== 'string' || !/^\d{1,15}$/.test(p.sub)) throw new TokenRejected('bad subject');
     if (typeof p.sid !== 'string' || typeof p.jti !== 'string') throw new TokenRejected('bad ids');

@@ -52,7 +52,10 @@ export class Lockout implements LoginThrottle {
 
   async recordFailure(accountKey: string, userId: number | null, ctx: RequestContext): Promise<void> {
     const counted = await consume(this.failures, accountKey);
-    if (counted.allowed && counted.remaining > 0) return;
+    // Only the failure that reaches the threshold locks. Failures racing past it (a burst sent before
+    // the lock landed) are covered by that lock; counting each as a further lockout would escalate
+    // one burst to the maximum back-off.
+    if (!counted.allowed || counted.remaining > 0) return;
     const lockouts = await consume(this.lockouts, accountKey);
     const lockNumber = lockouts.limit - lockouts.remaining;
     const seconds = Math.min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** Math.max(0, lockNumber - 1));

@@ -11,23 +11,65 @@ export interface RedisClientOptions {
   readonly onError?: (err: Error) => void;
 }
 
+const COMMAND_TIMEOUT_MS = 1000;
+
 export function redisOptions(): RedisOptions {
   return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 1000,
-    commandTimeout: 1000,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    // A command that timed out was answered 503 already: it must not run later, after a reconnect
+    // (ioredis would resend it: a rate-limit hit or a lock the caller was told had failed).
+    autoResendUnfulfilledCommands: false,
+    // ioredis would resubscribe on reconnect without catching a failure (an unhandled rejection
+    // when the link drops again at once); the revocation store subscribes itself, on every 'ready'.
+    autoResubscribe: false,
     // Reconnect every 100 ms … 1 s: the contract wants normal service within 10 s of Redis returning.
     retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
     lazyConnect: false,
   };
 }
 
+/** How often each connection proves it is alive. */
+const HEARTBEAT_MS = 500;
+
 export function createRedis(url: string, options: RedisClientOptions = {}): Redis {
   const client = new Redis(url, redisOptions());
   // Without a listener, ioredis would log every failed reconnect as an unhandled error event.
   client.on('error', (err: Error) => options.onError?.(err));
+  watchLiveness(client);
   return client;
+}
+
+/**
+ * A partition (packets dropped, no RST) leaves the socket open and every command timing out for
+ * good: ioredis never reconnects by itself, and a subscriber never learns that it stopped hearing.
+ * So each connection pings; an unanswered ping (commandTimeout) drops the connection — a 'close',
+ * which the revocation mirror takes as "stop trusting me" — and reconnects, so service resumes as
+ * soon as the network does. Detection takes at most HEARTBEAT_MS + commandTimeout (1.5 s).
+ */
+function watchLiveness(client: Redis): void {
+  let pending = false;
+  const timer = setInterval(() => {
+    if (pending || client.status !== 'ready') return;
+    pending = true;
+    const sent = performance.now();
+    client.ping().then(
+      () => {
+        pending = false;
+      },
+      () => {
+        pending = false;
+        // A timeout that fired late means this process was stalled (the answer may be waiting
+        // unread), not that Redis went quiet: judge again on the next beat instead of reconnecting.
+        const stalled = performance.now() - sent > COMMAND_TIMEOUT_MS + 250;
+        if (!stalled && client.status === 'ready') client.disconnect(true);
+      },
+    );
+  }, HEARTBEAT_MS);
+  timer.unref();
+  client.once('end', () => clearInterval(timer));
 }
 
 /** Resolves when Redis answers PING within `timeoutMs`. */

@@ -30,11 +30,17 @@ const RAISE_VERSION = `local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 return 1`;
 
+const MAX_UNANNOUNCED = 100_000;
+const RESYNC_RETRY_MS = 1000;
+
 export class RedisRevocationStore implements RevocationStore {
   private readonly mirror: MemoryRevocationStore;
   private readonly channel: string;
   private synced = false;
   private closed = false;
+  /** Revocations made while Redis was away, to announce once it is back. */
+  private readonly unannounced: string[] = [];
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: RedisRevocationOptions) {
     this.mirror = new MemoryRevocationStore({ ttlMs: o.ttlMs, now: o.now });
@@ -44,6 +50,11 @@ export class RedisRevocationStore implements RevocationStore {
     });
     // Every (re)connection: subscribe first, then reload, so nothing published in between is missed.
     o.subscriber.on('ready', () => void this.resync());
+    // The reload reads through the command connection, which may come back after the subscriber.
+    o.client.on('ready', () => {
+      if (!this.synced) void this.resync();
+      void this.announceLater();
+    });
     o.subscriber.on('close', () => {
       this.synced = false;
     });
@@ -58,26 +69,41 @@ export class RedisRevocationStore implements RevocationStore {
   async revokeSessions(sessionIds: readonly string[]): Promise<void> {
     if (sessionIds.length === 0) return;
     this.mirror.revokeSessionsNow(sessionIds);
-    try {
-      const multi = this.o.client.multi();
-      for (const id of sessionIds) {
-        multi.set(`${this.o.keyPrefix}rev:s:${id}`, '1', 'PX', this.o.ttlMs);
-        multi.publish(this.channel, `s ${id}`);
-      }
-      await multi.exec();
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    await this.announce(sessionIds.map((id) => `s ${id}`));
   }
 
   async requireAuthzVersion(userId: number, version: number): Promise<void> {
     this.mirror.requireAuthzVersionNow(userId, version);
+    await this.announce([`v ${userId} ${version}`]);
+  }
+
+  /**
+   * Stores and publishes revocations. When Redis is away the caller gets a 503, but the revocation
+   * (already in the database) is kept and announced on reconnect: instances whose own subscription
+   * never broke would otherwise keep accepting the token until it expires.
+   */
+  private async announce(messages: readonly string[]): Promise<void> {
     try {
-      await this.o.client.eval(RAISE_VERSION, 1, `${this.o.keyPrefix}rev:v:${userId}`, String(version), String(this.o.ttlMs));
-      await this.o.client.publish(this.channel, `v ${userId} ${version}`);
+      const multi = this.o.client.multi();
+      for (const message of messages) {
+        const [kind, id, version] = message.split(' ');
+        if (kind === 's') multi.set(`${this.o.keyPrefix}rev:s:${id}`, '1', 'PX', this.o.ttlMs);
+        else multi.eval(RAISE_VERSION, 1, `${this.o.keyPrefix}rev:v:${id}`, version!, String(this.o.ttlMs));
+        multi.publish(this.channel, message);
+      }
+      await multi.exec();
     } catch (err) {
+      this.unannounced.push(...messages);
+      // Bounded: past one token lifetime of revocations, every token they name has expired anyway.
+      if (this.unannounced.length > MAX_UNANNOUNCED) this.unannounced.splice(0, this.unannounced.length - MAX_UNANNOUNCED);
       throw redisUnavailable(err);
     }
+  }
+
+  private async announceLater(): Promise<void> {
+    const messages = this.unannounced.splice(0);
+    if (messages.length === 0) return;
+    await this.announce(messages).catch((err: unknown) => this.o.onError?.(err));
   }
 
   isRevoked(sessionId: string, userId: number, version: number): boolean | Promise<boolean> {
@@ -88,6 +114,7 @@ export class RedisRevocationStore implements RevocationStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retry);
     await this.mirror.close();
   }
 
@@ -113,6 +140,15 @@ export class RedisRevocationStore implements RevocationStore {
     } catch (err) {
       this.synced = false;
       this.o.onError?.(err);
+      // Until the mirror is trusted every check asks the database; keep trying, since the database
+      // (or the command connection) can come back without a Redis event to prompt a reload.
+      if (!this.closed && !this.retry) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          void this.resync();
+        }, RESYNC_RETRY_MS);
+        this.retry.unref();
+      }
     }
   }
 

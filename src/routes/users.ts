@@ -1,6 +1,7 @@
 // GET/PATCH /api/v1/users/me: your own profile. Unknown fields (e.g. "role") are a 422, never applied.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { contextOf } from './context.js';
 import { AUTH_ERRORS, BEARER_OR_KEY, Detail, Email, FullName, Password, UserOut, userJson } from './schemas.js';
 import type { RouteOptions } from './auth/tokens.js';
 
@@ -24,7 +25,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
     },
   }, async (request) => {
     const { full_name, email, current_password } = request.body;
-    const user = await services.users.updateProfile(request.principal.userId, { fullName: full_name, email, currentPassword: current_password });
+    const user = await services.users.updateProfile(request.principal.userId, { fullName: full_name, email, currentPassword: current_password }, contextOf(request));
     return userJson(user);
   });
 };

@@ -80,6 +80,18 @@ export class AuthenticationService {
     return user;
   }
 
+  /**
+   * Re-confirms the signed-in user's password (email change, password change). A wrong one counts
+   * toward the lockout like a failed sign-in, so a stolen session cannot guess the password freely.
+   */
+  async confirmPassword(user: User, password: string | undefined, ctx: RequestContext): Promise<boolean> {
+    const key = accountKey(user, '');
+    await this.o.throttle.assertNotLocked(key);
+    if (password !== undefined && (await this.verifyAndUpgrade(user, password))) return true;
+    await this.fail(key, user.id, ctx, 'reauthentication');
+    return false;
+  }
+
   /** Checks the password; a bcrypt or weaker hash is replaced by a fresh argon2id one on success. */
   async verifyAndUpgrade(user: User, password: string): Promise<boolean> {
     const result = await this.o.hasher.verify(user.passwordHash, password);

@@ -29,7 +29,10 @@ export async function createAdmin(users: UserService, admin: NewAdmin, labels: L
     return await users.register({ email: admin.email, username, password: admin.password, fullName: admin.fullName ?? null }, 'admin');
   } catch (err) {
     if (err instanceof HttpError && err.code === 'VALIDATION_FAILED') {
-      throw new BootstrapError(`${labels.password}: ${err.issues?.map((i) => i.msg).join('; ') ?? err.detail}`);
+      // Name what was wrong: a bad username or email is not the password's fault.
+      const field = err.issues?.[0]?.loc.at(-1);
+      const msg = err.issues?.map((i) => i.msg).join('; ') ?? err.detail;
+      throw new BootstrapError(field === 'password' ? `${labels.password}: ${msg}` : `${labels.identity}: ${String(field ?? 'value')} is invalid (${msg})`);
     }
     if (err instanceof HttpError && (err.code === 'USERNAME_TAKEN' || err.code === 'EMAIL_TAKEN')) {
       throw new BootstrapError(`${labels.identity}: an account with this ${err.code === 'EMAIL_TAKEN' ? 'email' : 'username'} already exists; it is not promoted automatically`);

@@ -9,10 +9,14 @@ import { Lockout } from '../limits/lockout.js';
 import { RedisRevocationStore } from '../limits/redis-revocations.js';
 import { MemoryRevocationStore, type RevocationStore } from '../limits/revocations.js';
 import type { RedisConnections } from '../limits/shared-state.js';
+import { createMailer, type Mailer } from '../mail/index.js';
 import type { Storage } from '../storage/index.js';
+import { ApiKeyService } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import { AuthenticationService, type LoginThrottle, type SecondFactor } from './authentication.js';
 import type { Logger } from './context.js';
+import { MfaService } from './mfa.js';
+import { PasswordResetService } from './password-reset.js';
 import { SessionService } from './sessions.js';
 import { UserService } from './users.js';
 
@@ -29,6 +33,10 @@ export interface Services {
   readonly authentication: AuthenticationService;
   readonly sessions: SessionService;
   readonly users: UserService;
+  readonly apiKeys: ApiKeyService;
+  readonly mfa: MfaService;
+  readonly passwordReset: PasswordResetService;
+  readonly mailer: Mailer;
   /** Stops timers and closes the revocation store. */
   close(): Promise<void>;
 }
@@ -42,6 +50,8 @@ export interface ServiceDependencies {
   readonly throttle?: LoginThrottle;
   readonly secondFactor?: SecondFactor;
   readonly hasher?: PasswordHasher;
+  /** Default: SMTP when SMTP_URL is set, else .eml files under DATA_DIR/outbox. */
+  readonly mailer?: Mailer;
   /** Shares revocations and lockouts with every other instance. */
   readonly redis?: RedisConnections;
 }
@@ -80,7 +90,12 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     threshold: config.lockoutThreshold, windowMinutes: config.lockoutWindowMinutes,
     keyPrefix: config.redisKeyPrefix, redis: deps.redis?.client, audit,
   });
-  const authentication = new AuthenticationService({ storage, hasher, audit, throttle, secondFactor: deps.secondFactor, log, now });
+  const mfa = new MfaService({
+    storage, encryptionKey: derivedKeys.encryption, recoveryKey: derivedKeys.recoveryCode, audit, throttle, now,
+    // Called only after `authentication` exists (disable re-checks the password, upgrading old hashes).
+    verifyPassword: (user, password) => authentication.verifyAndUpgrade(user, password),
+  });
+  const authentication = new AuthenticationService({ storage, hasher, audit, throttle, secondFactor: deps.secondFactor ?? mfa, log, now });
   const sessions = new SessionService({
     storage, tokens, revocations, audit, refreshKey: derivedKeys.refreshToken,
     refreshTokenDays: config.refreshTokenExpireDays, sessionMaxDays: config.sessionMaxDays, now,
@@ -89,11 +104,28 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     storage, hasher, sessions, authentication, revocations, audit, now,
     policy: { minLength: config.passwordMinLength, compositionRules: config.passwordCompositionRules },
   });
+  const apiKeys = new ApiKeyService({ storage, audit, hashKey: derivedKeys.apiKey, log, now });
+  const mailer = deps.mailer ?? createMailer(config);
+  const passwordReset = new PasswordResetService({
+    storage, mailer, users, sessions, hasher, audit, tokenKey: derivedKeys.passwordReset, publicUrl: config.publicUrl, log, now,
+  });
   const close = async () => {
     for (const stop of stops) stop();
+    // Reset mails already promised (202) get a bounded moment to go out before the mailer closes.
+    await settleWithin(Promise.all([passwordReset.settled(), apiKeys.settled()]).then(() => undefined), 5000);
+    await mailer.close();
     await revocations.close();
   };
-  return { config, storage, clock, derivedKeys, keyRing, tokens, revocations, hasher, audit, authentication, sessions, users, close };
+  return {
+    config, storage, clock, derivedKeys, keyRing, tokens, revocations, hasher, audit, authentication, sessions, users,
+    apiKeys, mfa, passwordReset, mailer, close,
+  };
+}
+
+async function settleWithin(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
 }
 
 function revocationSource(storage: Storage) {

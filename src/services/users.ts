@@ -78,11 +78,11 @@ export class UserService {
   }
 
   /** Profile edit: a new email needs the right current password (403 otherwise); nothing changes on refusal. */
-  async updateProfile(userId: number, patch: ProfilePatch): Promise<User> {
+  async updateProfile(userId: number, patch: ProfilePatch, ctx: RequestContext): Promise<User> {
     const user = await this.current(userId);
     const emailChanges = patch.email !== undefined && patch.email !== user.email;
     if (emailChanges) {
-      const ok = patch.currentPassword !== undefined && (await this.o.authentication.verifyAndUpgrade(user, patch.currentPassword));
+      const ok = await this.o.authentication.confirmPassword(user, patch.currentPassword, ctx);
       if (!ok) throw new HttpError('WRONG_PASSWORD');
     }
     if (!emailChanges && patch.fullName === undefined) return user;
@@ -96,7 +96,7 @@ export class UserService {
   /** Password change: every other session of the user ends; the caller's stays signed in. */
   async changePassword(userId: number, sessionId: string | undefined, current: string, next: string, ctx: RequestContext): Promise<void> {
     const user = await this.current(userId);
-    if (!(await this.o.authentication.verifyAndUpgrade(user, current))) throw new HttpError('WRONG_PASSWORD');
+    if (!(await this.o.authentication.confirmPassword(user, current, ctx))) throw new HttpError('WRONG_PASSWORD');
     this.checkPassword(next, user, 'new_password');
     const passwordHash = await this.o.hasher.hash(next);
     const now = this.o.now();

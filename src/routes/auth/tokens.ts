@@ -18,13 +18,19 @@ export interface RouteOptions {
   readonly services: Services;
 }
 
+/**
+ * Room for an access token sent in a refresh token's place (up to the 4 KiB any JWT may have here):
+ * that mistake or attack is a 401 like any dead refresh token (contract), not a 422 about its length.
+ */
+const REFRESH_FIELD_MAX = 4096;
+
 const TokenForm = Type.Object({
   grant_type: Type.Optional(Type.String({ maxLength: 50 })),
   username: Type.Optional(Type.String({ maxLength: 320 })),
   password: Type.Optional(Type.String({ maxLength: 1024 })),
   scope: Type.Optional(Type.String({ maxLength: 500 })),
   otp: Type.Optional(Type.String({ maxLength: 64 })),
-  refresh_token: Type.Optional(Type.String({ maxLength: 500 })),
+  refresh_token: Type.Optional(Type.String({ maxLength: REFRESH_FIELD_MAX })),
   // Sent (usually empty) by generic OAuth2 clients such as the docs page; public clients need none.
   client_id: Type.Optional(Type.String({ maxLength: 200 })),
   client_secret: Type.Optional(Type.String({ maxLength: 200 })),
@@ -79,7 +85,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (ap
     schema: {
       tags: ['auth'],
       summary: 'Exchange a refresh token for a new pair (the old one dies). With the refresh cookie, the pair goes back into cookies and needs X-CSRF-Token.',
-      body: Type.Optional(Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false })),
+      body: Type.Optional(Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: REFRESH_FIELD_MAX })) }, { additionalProperties: false })),
       response: { ...TOKEN_RESPONSES, 200: Type.Union([TokenOut, BrowserRefreshOut]) },
     },
   }, async (request, reply) => {

@@ -1,0 +1,51 @@
+// The files the pages load: htmx vendored from node_modules (never a CDN), our script and our
+// stylesheet. URLs carry the package version so a release never runs against a stale cached file.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Asset } from '../../routes/static-assets.js';
+import { VERSION } from '../../version.js';
+import { CLIENT_SCRIPT } from './client-script.js';
+import { STYLESHEET } from './stylesheet.js';
+
+const require = createRequire(import.meta.url);
+const htmxDir = join(dirname(require.resolve('htmx.org/package.json')), 'dist');
+const JS = 'text/javascript; charset=utf-8';
+
+export const ASSET_PATHS = {
+  htmx: '/assets/htmx.min.js',
+  script: '/assets/app.js',
+  stylesheet: '/assets/app.css',
+} as const;
+
+/** The URL a page links to: the route's path plus a version query (the router ignores the query). */
+export function assetUrl(name: keyof typeof ASSET_PATHS): string {
+  return `${ASSET_PATHS[name]}?v=${encodeURIComponent(VERSION)}`;
+}
+
+export const PAGE_ASSETS: readonly Asset[] = [
+  { url: ASSET_PATHS.htmx, type: JS, source: { file: join(htmxDir, 'htmx.min.js') } },
+  { url: ASSET_PATHS.script, type: JS, source: { text: CLIENT_SCRIPT } },
+  { url: ASSET_PATHS.stylesheet, type: 'text/css; charset=utf-8', source: { text: STYLESHEET } },
+];
+
+/**
+ * htmx options that keep it inside the page CSP and away from stored personal data (read by htmx
+ * from <meta name="htmx-config">): no eval (hx-on, js: values, trigger filters), no script tags in
+ * swapped content, no injected indicator <style>, no page snapshots in localStorage, requests to
+ * this origin only; and error responses are swapped too, since forms answer 4xx with their errors.
+ */
+export const HTMX_CONFIG = {
+  allowEval: false,
+  allowScriptTags: false,
+  includeIndicatorStyles: false,
+  selfRequestsOnly: true,
+  withCredentials: false,
+  historyCacheSize: 0,
+  refreshOnHistoryMiss: true,
+  historyRestoreAsHxRequest: false,
+  responseHandling: [
+    { code: '204', swap: false },
+    { code: '[23]..', swap: true },
+    { code: '[45]..', swap: true, error: true },
+  ],
+} as const;

@@ -1,0 +1,118 @@
+// A real SMTP server for tests (smtp-server on 127.0.0.1, port 0) that keeps every message it is
+// given, with just enough MIME reading to get at the text part. Waiting is on events, never sleeps.
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedMail {
+  /** Envelope sender and recipients, as the SMTP client gave them. */
+  readonly mailFrom: string;
+  readonly rcptTo: readonly string[];
+  /** The message exactly as transferred. */
+  readonly raw: string;
+  /** Top-level headers, names in lower case, folded lines joined. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The decoded text/plain part. */
+  readonly text: string;
+}
+
+export interface TestSmtp {
+  /** `smtp://127.0.0.1:<port>` for SMTP_URL. */
+  readonly url: string;
+  readonly messages: readonly ReceivedMail[];
+  /** Resolves once `count` messages in all have arrived. */
+  waitFor(count: number): Promise<readonly ReceivedMail[]>;
+  /** While true, every message is refused with 550 (the sender sees a failed send). */
+  rejecting: boolean;
+  close(): Promise<void>;
+}
+
+function parseHeaders(block: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of block.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+function decodeBody(body: string, encoding: string | undefined): string {
+  switch ((encoding ?? '7bit').toLowerCase()) {
+    case 'base64': return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+    case 'quoted-printable':
+      return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    default: return body;
+  }
+}
+
+function split(entity: string): { headers: Record<string, string>; body: string } {
+  const at = entity.search(/\r?\n\r?\n/);
+  if (at === -1) return { headers: parseHeaders(entity), body: '' };
+  const gap = /\r?\n\r?\n/.exec(entity.slice(at))![0].length;
+  return { headers: parseHeaders(entity.slice(0, at)), body: entity.slice(at + gap) };
+}
+
+/** The text/plain part of a message, single-part or multipart, decoded. */
+export function textPart(raw: string): string {
+  const { headers, body } = split(raw);
+  const type = headers['content-type'] ?? 'text/plain';
+  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
+  if (!boundary) return decodeBody(body, headers['content-transfer-encoding']);
+  for (const piece of body.split(`--${boundary}`).slice(1)) {
+    const part = split(piece.replace(/^\r?\n/, ''));
+    if (/^text\/plain/i.test(part.headers['content-type'] ?? '')) return decodeBody(part.body, part.headers['content-transfer-encoding']);
+  }
+  return '';
+}
+
+export async function startSmtp(): Promise<TestSmtp> {
+  const messages: ReceivedMail[] = [];
+  const waiters: { count: number; resolve: (m: readonly ReceivedMail[]) => void }[] = [];
+  const state = { rejecting: false };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        if (state.rejecting) {
+          callback(Object.assign(new Error('Mailbox unavailable'), { responseCode: 550 }));
+          return;
+        }
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const envelope = session.envelope;
+        messages.push({
+          mailFrom: envelope.mailFrom ? envelope.mailFrom.address : '',
+          rcptTo: envelope.rcptTo.map((r) => r.address),
+          raw, headers: split(raw).headers, text: textPart(raw),
+        });
+        callback();
+        for (const w of waiters.filter((w) => messages.length >= w.count)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve([...messages]);
+        }
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    get rejecting() { return state.rejecting; },
+    set rejecting(value: boolean) { state.rejecting = value; },
+    waitFor(count) {
+      if (messages.length >= count) return Promise.resolve([...messages]);
+      return new Promise((resolve) => waiters.push({ count, resolve }));
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The `token` query parameter of the `<publicUrl>/reset-password?token=…` link in `text`, if any. */
+export function resetLinkToken(text: string, publicUrl: string): string | undefined {
+  const escaped = publicUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const link = new RegExp(`${escaped}/reset-password\\?[^\\s"<>]*`).exec(text)?.[0];
+  return link ? new URL(link).searchParams.get('token') ?? undefined : undefined;
+}

@@ -1,0 +1,184 @@
+// POST /api/v1/auth/token, the password grant: form bodies only, username or email, one 401 for
+// unknown user and wrong password, 403 for an inactive account, the token response (no-store), the
+// access token's claims, scopes, a new session per login, and bcrypt hashes imported from FastAPI.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestApp } from '../helpers/app.js';
+import { PASSWORD, authApp, bearer, decodeJwt, form, login, me, register, registerAdmin, tokenFor, type TokenPair } from '../helpers/auth.js';
+import { databaseTargets } from '../helpers/databases.js';
+
+const BAD_LOGIN = { detail: 'Incorrect username or password' };
+
+for (const target of databaseTargets) {
+  describe.skipIf(!target.available)(`password grant on ${target.name}`, () => {
+    let t: TestApp;
+    let aliceId: number;
+    beforeAll(async () => {
+      t = await authApp({ storage: await target.open() });
+      aliceId = (await register(t.app, { username: 'alice', email: 'Alice@Example.com' })).id;
+      await registerAdmin(t.app, 'root_admin');
+    });
+    afterAll(() => t?.close());
+
+    it('200 with the OAuth2 token response, not cacheable', async () => {
+      const res = await login(t.app, 'alice');
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.headers.pragma).toBe('no-cache');
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      const body = res.json<TokenPair>();
+      expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
+      expect(body).toEqual({
+        access_token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/), refresh_token: expect.any(String),
+        token_type: 'bearer', expires_in: 15 * 60, scope: 'profile:read profile:write',
+      });
+      expect(body.refresh_token.length).toBeGreaterThanOrEqual(40);
+      expect(body.refresh_token).not.toContain('.');
+      expect((await me(t.app, body.access_token)).json()).toMatchObject({ id: aliceId, username: 'alice' });
+    });
+
+    it('the access token carries the contract\'s claims and no personal data', async () => {
+      const { access_token } = await tokenFor(t.app, 'alice');
+      const { header, payload } = decodeJwt(access_token);
+      expect(header).toEqual({ alg: 'HS256', typ: 'JWT' });
+      expect(payload).toEqual({
+        sub: String(aliceId), sid: expect.any(String), jti: expect.any(String), iat: expect.any(Number), exp: expect.any(Number),
+        iss: 'http://127.0.0.1:8000', aud: 'gatehouse', type: 'access', roles: ['user'], scope: 'profile:read profile:write', ver: 1,
+      });
+      expect(payload.exp as number - (payload.iat as number)).toBe(15 * 60);
+      expect(JSON.stringify(payload)).not.toMatch(/alice|example\.com/i);
+    });
+
+    it('signs in by email too, in any case, with surrounding blanks ignored', async () => {
+      for (const name of ['alice@example.com', 'ALICE@EXAMPLE.COM', 'ALICE', '  alice ']) {
+        expect((await login(t.app, name)).statusCode, name).toBe(200);
+      }
+    });
+
+    it('unknown user and wrong password get the same 401, with a Bearer challenge and no tokens', async () => {
+      // One after another: a burst would meet the hashing queue's load shedding, proved elsewhere.
+      const answers = [];
+      for (const [name, password] of [
+        ['alice', 'wrong password here'], ['nobody_here', PASSWORD], ['nobody@example.com', PASSWORD],
+        ['alice', ''], ['', PASSWORD], ['alice', PASSWORD.toUpperCase()],
+      ] as const) answers.push(await login(t.app, name, password));
+      for (const res of answers) {
+        expect(res.statusCode, res.body).toBe(401);
+        expect(res.json()).toEqual(BAD_LOGIN);
+        expect(res.headers['www-authenticate']).toBe('Bearer');
+        expect(res.headers['content-type']).toBe(answers[0]!.headers['content-type']);
+      }
+    });
+
+    it('every failure and success is audited, without the password', async () => {
+      await login(t.app, 'alice', 'audit me not');
+      await login(t.app, 'ghost_user', 'audit me not');
+      const { events } = await t.storage.audit.list({ limit: 20, offset: 0, action: 'login.failure' });
+      expect(events.find((e) => e.userId === aliceId)).toMatchObject({ outcome: 'failure' });
+      expect(events.find((e) => e.userId === null)).toMatchObject({ outcome: 'failure' });
+      expect((await t.storage.audit.list({ limit: 1, offset: 0, action: 'login.success', userId: aliceId })).total).toBeGreaterThan(0);
+      expect(JSON.stringify(events)).not.toContain('audit me not');
+    });
+
+    it('an inactive user with the right password gets 403 "Inactive user"; with a wrong one the plain 401', async () => {
+      const { id } = await register(t.app, { username: 'dormant' });
+      await t.storage.users.update(id, { isActive: false }, Date.now());
+      const right = await login(t.app, 'dormant');
+      expect(right.statusCode).toBe(403);
+      expect(right.json()).toEqual({ detail: 'Inactive user' });
+      const wrong = await login(t.app, 'dormant', 'not the password');
+      expect(wrong.statusCode).toBe(401);
+      expect(wrong.json()).toEqual(BAD_LOGIN);
+    });
+
+    it('JSON is 415: the token endpoint reads forms only', async () => {
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { grant_type: 'password', username: 'alice', password: PASSWORD } });
+      expect(res.statusCode).toBe(415);
+      expect(res.json()).toEqual({ detail: 'Unsupported Media Type' });
+      expect(res.body).not.toContain('access_token');
+    });
+
+    it('a missing field is 422; an unknown grant type is 400 unsupported_grant_type', async () => {
+      const missing = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ grant_type: 'password', username: 'alice' }) });
+      expect(missing.statusCode).toBe(422);
+      expect(missing.json()).toEqual({ detail: [{ loc: ['body', 'password'], msg: 'Field required', type: 'missing' }] });
+      const grant = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ grant_type: 'client_credentials', username: 'alice', password: PASSWORD }) });
+      expect(grant.statusCode).toBe(400);
+      expect(grant.json()).toMatchObject({ error: 'unsupported_grant_type' });
+    });
+
+    it('grant_type may be omitted (FastAPI\'s OAuth2PasswordRequestForm makes it optional)', async () => {
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ username: 'alice', password: PASSWORD }) });
+      expect(res.statusCode, res.body).toBe(200);
+    });
+
+    it('every login is a new session: new sid, new refresh token, new jti', async () => {
+      const a = await tokenFor(t.app, 'alice');
+      const b = await tokenFor(t.app, 'alice');
+      expect(decodeJwt(a.access_token).payload.sid).not.toBe(decodeJwt(b.access_token).payload.sid);
+      expect(decodeJwt(a.access_token).payload.jti).not.toBe(decodeJwt(b.access_token).payload.jti);
+      expect(a.refresh_token).not.toBe(b.refresh_token);
+    });
+
+    describe('scope', () => {
+      it('a requested subset is what is granted, and enforced', async () => {
+        const read = await tokenFor(t.app, 'alice', PASSWORD, { scope: 'profile:read' });
+        expect(read.scope).toBe('profile:read');
+        expect(decodeJwt(read.access_token).payload.scope).toBe('profile:read');
+        expect((await me(t.app, read.access_token)).statusCode).toBe(200);
+        const patch = await t.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: bearer(read.access_token), payload: { full_name: 'Nope' } });
+        expect(patch.statusCode).toBe(403);
+        expect(patch.json()).toEqual({ detail: 'Insufficient scope' });
+        expect((await t.storage.users.findById(aliceId))?.fullName).toBeNull();
+
+        const write = await tokenFor(t.app, 'alice', PASSWORD, { scope: 'profile:write' });
+        const get = await me(t.app, write.access_token);
+        expect(get.statusCode).toBe(403);
+        expect(get.json()).toEqual({ detail: 'Insufficient scope' });
+      });
+
+      it('an unknown scope is 400 invalid_scope and no tokens', async () => {
+        for (const scope of ['profile:delete', 'profile:read superuser', 'ADMIN']) {
+          const res = await login(t.app, 'alice', PASSWORD, { scope });
+          expect(res.statusCode, scope).toBe(400);
+          expect(res.json()).toMatchObject({ error: 'invalid_scope' });
+          expect(res.body).not.toContain('access_token');
+        }
+      });
+
+      it('"admin" asked for by a non-admin is simply not granted', async () => {
+        const both = await tokenFor(t.app, 'alice', PASSWORD, { scope: 'profile:read admin' });
+        expect(both.scope).toBe('profile:read');
+        const only = await tokenFor(t.app, 'alice', PASSWORD, { scope: 'admin' });
+        expect(only.scope).toBe('');
+        const res = await t.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(only.access_token) });
+        expect(res.statusCode).toBe(403);
+      });
+
+      it('an admin gets every scope by default, and only what they ask for otherwise', async () => {
+        const all = await tokenFor(t.app, 'root_admin');
+        expect(all.scope.split(' ').sort()).toEqual(['admin', 'profile:read', 'profile:write']);
+        const narrow = await tokenFor(t.app, 'root_admin', PASSWORD, { scope: 'profile:read' });
+        const res = await t.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(narrow.access_token) });
+        expect(res.statusCode).toBe(403);
+        expect(res.json()).toEqual({ detail: 'Insufficient scope' });
+      });
+    });
+
+    it('a bcrypt hash imported from a FastAPI app signs in, and is re-hashed to argon2id', async () => {
+      // passlib's documented example: bcrypt (cost 12) of "secret".
+      const imported = await t.storage.users.create({
+        username: 'legacy', email: 'legacy@example.com', fullName: null, role: 'user',
+        passwordHash: '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW',
+      }, Date.now());
+      expect((await login(t.app, 'legacy', 'not secret')).statusCode).toBe(401);
+      expect((await t.storage.users.findById(imported.id))?.passwordHash).toMatch(/^\$2b\$/);
+      const res = await login(t.app, 'legacy', 'secret');
+      expect(res.statusCode, res.body).toBe(200);
+      const upgraded = (await t.storage.users.findById(imported.id))!.passwordHash;
+      expect(upgraded).toMatch(/^\$argon2id\$/);
+      // The new hash is the same password: it still signs in, and the old one is gone for good.
+      expect((await login(t.app, 'legacy', 'secret')).statusCode).toBe(200);
+      expect((await t.storage.users.findById(imported.id))!.passwordHash).toBe(upgraded);
+    });
+  });
+}

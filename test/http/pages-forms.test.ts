@@ -1,0 +1,183 @@
+// The page forms over HTTP, with and without htmx: sign-in (one answer for any wrong part, next=),
+// redirects to sign-in, sign-up with the API's own rules on each field, the account forms, and the
+// admin switches going through the same services as the API.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestApp } from '../helpers/app.js';
+import { authApp, PASSWORD, register, registerAdmin } from '../helpers/auth.js';
+import { CookieJar, formToken, getPage, pageLogin, postForm } from '../helpers/browser-session.js';
+
+const HX = { 'hx-request': 'true' };
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await authApp();
+  await register(t.app, { username: 'alice', full_name: 'Alice Doe' });
+  await registerAdmin(t.app, 'admin');
+});
+afterAll(() => t?.close());
+
+describe('signing in through the page', () => {
+  it('a correct form post sets the session cookies and sends the browser to next (303); htmx gets HX-Redirect', async () => {
+    const jar = new CookieJar();
+    const form = await getPage(t.app, '/login?next=%2Fadmin%2Faudit%3Faction%3Dlogout', jar);
+    expect(form.body).toContain('name="next" value="/admin/audit?action=logout"');
+    const res = await postForm(t.app, '/login', { username: 'alice', password: PASSWORD, csrf_token: formToken(form.body), next: '/admin/audit?action=logout' }, jar);
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe('/admin/audit?action=logout');
+    expect([...jar.values.keys()].sort()).toEqual(['access_token', 'csrf_token', 'login_csrf', 'refresh_token']);
+    expect(res.headers['cache-control']).toBe('no-store');
+
+    const hx = new CookieJar();
+    const page = await getPage(t.app, '/login', hx);
+    const viaHtmx = await postForm(t.app, '/login', { username: 'alice@example.com', password: PASSWORD, csrf_token: formToken(page.body) }, hx, HX);
+    expect(viaHtmx.statusCode).toBe(200);
+    expect(viaHtmx.headers['hx-redirect']).toBe('/account');
+    expect(hx.get('access_token')).toBeDefined();
+  });
+
+  it('a wrong password and an unknown user get the same 401 page, naming no field', async () => {
+    const jar = new CookieJar();
+    const token = formToken((await getPage(t.app, '/login', jar)).body);
+    const wrongPassword = await postForm(t.app, '/login', { username: 'alice', password: 'not the password', csrf_token: token }, jar, HX);
+    const unknownUser = await postForm(t.app, '/login', { username: 'nobody', password: 'not the password', csrf_token: token }, jar, HX);
+    for (const res of [wrongPassword, unknownUser]) {
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+      expect(res.body).toContain('role="alert"');
+      expect(res.body).toContain('Incorrect username or password');
+      expect(res.body).not.toContain('aria-invalid');
+      expect(res.headers['set-cookie'] ?? '').not.toMatch(/access_token/);
+    }
+    expect(wrongPassword.body.replace('value="alice"', 'value="nobody"')).toBe(unknownUser.body);
+  });
+
+  it('a page that needs a session redirects to sign-in (303) with next; htmx gets 401 and HX-Redirect', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/admin/audit?action=logout' });
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe(`/login?next=${encodeURIComponent('/admin/audit?action=logout')}`);
+    const hx = await t.app.inject({ method: 'GET', url: '/account', headers: HX });
+    expect(hx.statusCode).toBe(401);
+    expect(hx.headers['hx-redirect']).toBe('/login?next=%2Faccount');
+    // A revoked or garbled access cookie is the same as none.
+    const garbled = await t.app.inject({ method: 'GET', url: '/account', headers: { cookie: 'access_token=not.a.jwt' } });
+    expect(garbled.statusCode).toBe(303);
+    expect(garbled.headers.location).toBe('/login?next=%2Faccount');
+  });
+
+  it('the sign-in page of a browser whose access cookie lapsed offers to resume the session', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/login?next=%2Fadmin', headers: { cookie: 'csrf_token=abc' } });
+    expect(res.body).toContain('<meta name="session-resume" content="/admin">');
+    expect(res.body).toContain('<meta name="csrf-cookie" content="csrf_token">');
+    const fresh = await t.app.inject({ method: 'GET', url: '/login' });
+    expect(fresh.body).not.toContain('session-resume');
+  });
+});
+
+describe('signing up through the page', () => {
+  async function signUp(fields: Record<string, string>, headers: Record<string, string> = {}) {
+    const jar = new CookieJar();
+    const token = formToken((await getPage(t.app, '/register', jar)).body);
+    return postForm(t.app, '/register', { email: '', username: '', full_name: '', password: '', ...fields, csrf_token: token }, jar, headers);
+  }
+  const fieldError = (html: string, id: string) => new RegExp(`<p class="field-error" id="${id}-error">([^<]*)</p>`).exec(html)?.[1];
+
+  it('shows the API\'s rules next to each field (422), all at once, with aria-invalid and aria-describedby', async () => {
+    const input = { email: 'not-an-email', username: 'a!', password: 'password' };
+    const res = await signUp(input, HX);
+    expect(res.statusCode).toBe(422);
+    expect(res.body.startsWith('<form id="register-form"')).toBe(true);
+    expect(fieldError(res.body, 'register-email')).toBe('Enter a valid email address.');
+    expect(fieldError(res.body, 'register-username')).toBe('Use 3–50 letters, digits or underscores.');
+    expect(res.body).toMatch(/id="register-email"[^>]* aria-invalid="true" aria-describedby="register-email-error"/);
+    expect(res.body).toMatch(/id="register-password"[^>]* aria-invalid="true" aria-describedby="register-password-hint register-password-error"/);
+    // The password message is the service's own policy, word for word what the API says.
+    const api = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'ok@example.com', username: 'okname', password: 'password' } });
+    expect(api.statusCode).toBe(422);
+    expect(fieldError(res.body, 'register-password')).toBe(api.json().detail[0].msg);
+    expect(res.body).not.toContain('value="password"');
+    expect(await t.storage.users.findByLogin('a!')).toBeUndefined();
+  });
+
+  it('a taken username is refused on its field (409); a good form creates the account and goes to sign-in', async () => {
+    const taken = await signUp({ email: 'new@example.com', username: 'ALICE', password: PASSWORD });
+    expect(taken.statusCode).toBe(409);
+    expect(fieldError(taken.body, 'register-username')).toBe('Username already registered');
+    expect(taken.body).toContain('value="new@example.com"');
+    const ok = await signUp({ email: 'carol@example.com', username: 'carol', full_name: 'Carol', password: PASSWORD });
+    expect(ok.statusCode).toBe(303);
+    expect(ok.headers.location).toBe('/login?registered=1');
+    expect((await t.storage.users.findByLogin('carol'))!).toMatchObject({ email: 'carol@example.com', fullName: 'Carol', role: 'user' });
+  });
+});
+
+describe('the account page', () => {
+  it('profile: a new email needs the current password (403 on the field); unknown fields are 422 and never applied', async () => {
+    const { jar, csrf } = await pageLogin(t.app, 'alice');
+    const noPassword = await postForm(t.app, '/account/profile', { full_name: 'Alice D.', email: 'alice2@example.com', current_password: '', csrf_token: csrf }, jar, HX, 'PATCH');
+    expect(noPassword.statusCode).toBe(403);
+    expect(noPassword.body).toContain('Enter your current password to change your email.');
+    const wrong = await postForm(t.app, '/account/profile', { full_name: 'Alice D.', email: 'alice2@example.com', current_password: 'nope', csrf_token: csrf }, jar, HX, 'PATCH');
+    expect(wrong.statusCode).toBe(403);
+    expect(wrong.body).toMatch(/id="profile-current-password-error">Incorrect password</);
+    const role = await postForm(t.app, '/account/profile', { full_name: 'Alice', email: 'alice@example.com', role: 'admin', csrf_token: csrf }, jar);
+    expect(role.statusCode).toBe(422);
+    const stored = (await t.storage.users.findByLogin('alice'))!;
+    expect({ fullName: stored.fullName, email: stored.email, role: stored.role }).toEqual({ fullName: 'Alice Doe', email: 'alice@example.com', role: 'user' });
+
+    const ok = await postForm(t.app, '/account/profile', { full_name: 'Alice D.', email: 'alice2@example.com', current_password: PASSWORD, csrf_token: csrf }, jar, HX, 'PATCH');
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toContain('Profile saved.');
+    expect(ok.body).toContain('<span id="nav-user" hx-swap-oob="true">Signed in as <strong>Alice D.</strong></span>');
+    const plain = await postForm(t.app, '/account/profile', { full_name: 'Alice Doe', email: 'alice@example.com', current_password: PASSWORD, csrf_token: csrf }, jar);
+    expect(plain.statusCode).toBe(303);
+    expect(plain.headers.location).toBe('/account?notice=profile');
+  });
+
+  it('password change ends the other sessions; signing out this device clears the cookies', async () => {
+    await register(t.app, { username: 'dora' });
+    const here = await pageLogin(t.app, 'dora');
+    const there = await pageLogin(t.app, 'dora');
+    const res = await postForm(t.app, '/account/password', { current_password: PASSWORD, new_password: 'another fine passphrase', csrf_token: here.csrf }, here.jar);
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe('/account?notice=password');
+    expect((await getPage(t.app, '/account', there.jar)).statusCode).toBe(303);
+    const page = await getPage(t.app, '/account', here.jar);
+    expect(page.statusCode).toBe(200);
+    const sid = /action="\/account\/sessions\/([^/"]+)\/end"/.exec(page.body)![1]!;
+    const end = await postForm(t.app, `/account/sessions/${sid}/end`, { csrf_token: here.csrf }, here.jar);
+    expect(end.statusCode).toBe(303);
+    expect(end.headers.location).toBe('/login?signed_out=1');
+    expect(here.jar.get('access_token')).toBeUndefined();
+  });
+});
+
+describe('the admin pages', () => {
+  it('search and paging over the users; the role switch goes through the service (and is audited)', async () => {
+    const { jar, csrf } = await pageLogin(t.app, 'admin');
+    const table = await getPage(t.app, '/admin?q=ALI', jar, HX);
+    expect(table.statusCode).toBe(200);
+    expect(table.body.startsWith('<div id="users">')).toBe(true);
+    expect(table.body).toContain('alice@example.com');
+    expect(table.body).not.toContain('admin@example.com');
+    const alice = (await t.storage.users.findByLogin('alice'))!;
+    const promoted = await postForm(t.app, `/admin/users/${alice.id}`, { role: 'admin', q: 'ALI', csrf_token: csrf }, jar, HX);
+    expect(promoted.statusCode).toBe(200);
+    expect(promoted.body).toContain(`<tr id="user-${alice.id}">`);
+    expect((await t.storage.users.findById(alice.id))!.role).toBe('admin');
+    const back = await postForm(t.app, `/admin/users/${alice.id}`, { role: 'user', q: 'ALI', offset: '0', csrf_token: csrf }, jar);
+    expect(back.statusCode).toBe(303);
+    expect(back.headers.location).toBe('/admin?q=ALI');
+    const { events } = await t.storage.audit.list({ limit: 5, offset: 0, action: 'user.role_change', userId: alice.id });
+    expect(events).toHaveLength(2);
+    expect((await postForm(t.app, '/admin/users/999999', { is_active: 'false', csrf_token: csrf }, jar)).statusCode).toBe(404);
+  });
+
+  it('the audit log filters by action and user', async () => {
+    const { jar } = await pageLogin(t.app, 'admin');
+    const res = await getPage(t.app, '/admin/audit?action=login.failure', jar, HX);
+    expect(res.statusCode).toBe(200);
+    const actions = [...res.body.matchAll(/<td class="mono">[^<]+<\/td><td>([a-z_.]+)<\/td>/g)].map((m) => m[1]);
+    expect(actions.length).toBeGreaterThan(0);
+    expect(new Set(actions)).toEqual(new Set(['login.failure']));
+  });
+});

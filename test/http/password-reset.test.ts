@@ -1,0 +1,153 @@
+// Password reset by mail, end to end over a real SMTP server: 202 for any address, the mail to the
+// account's own address with a working link, confirming it (new password works, old password and
+// every old session do not), the policy on the new password, and the .eml outbox without SMTP_URL.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestApp } from '../helpers/app.js';
+import { PASSWORD, authApp, expectDeadRefresh, expectInvalidToken, login, me, refresh, register, tokenFor } from '../helpers/auth.js';
+import { databaseTargets } from '../helpers/databases.js';
+import { resetLinkToken, startSmtp, type ReceivedMail, type TestSmtp } from '../helpers/smtp.js';
+
+const PUBLIC_URL = 'https://auth.example.test';
+const MAIL_FROM = 'Gatehouse Security <security@example.test>';
+const ACCEPTED = { detail: 'If an account with that email exists, a password reset link has been sent to it.' };
+const NEW_PASSWORD = 'a brand new passphrase';
+
+/** The token of the link in a reset mail (fails the test when there is none). */
+function tokenOf(mail: ReceivedMail): string {
+  const token = resetLinkToken(mail.text, PUBLIC_URL);
+  expect(token, mail.text).toBeDefined();
+  return token!;
+}
+
+for (const target of databaseTargets) {
+  describe.skipIf(!target.available)(`password reset on ${target.name}`, () => {
+    let t: TestApp;
+    let smtp: TestSmtp;
+    beforeAll(async () => {
+      smtp = await startSmtp();
+      t = await authApp({ storage: await target.open(), env: { SMTP_URL: smtp.url, PUBLIC_URL, MAIL_FROM } });
+    });
+    afterAll(async () => {
+      await t?.close();
+      await smtp?.close();
+    });
+
+    const requestReset = (email: string) => t.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', payload: { email } });
+    const confirm = (token: string, newPassword = NEW_PASSWORD) =>
+      t.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token, new_password: newPassword } });
+    /** Asks for a reset and returns the mail it caused. */
+    async function resetMail(email: string): Promise<ReceivedMail> {
+      const count = smtp.messages.length;
+      expect((await requestReset(email)).statusCode).toBe(202);
+      return (await smtp.waitFor(count + 1))[count]!;
+    }
+
+    it('the mail goes to the account\'s address from MAIL_FROM; its link resets the password; old password and sessions die', async () => {
+      const user = await register(t.app, { username: 'forgetful', email: 'Forgetful@Example.com' });
+      const before = await tokenFor(t.app, 'forgetful');
+      const other = await tokenFor(t.app, 'forgetful');
+
+      const res = await requestReset('forgetful@example.COM');
+      expect(res.statusCode).toBe(202);
+      expect(res.json()).toEqual(ACCEPTED);
+      const [mail] = (await smtp.waitFor(1)).slice(-1);
+      // The account's address as stored, not the spelling the request used (mailers lower-case the domain).
+      expect(user.email).toBe('Forgetful@Example.com');
+      expect(mail!.rcptTo).toEqual(['Forgetful@example.com']);
+      expect(mail!.headers.to).toMatch(/^Forgetful@example\.com$/i);
+      expect(mail!.headers.from).toBe(MAIL_FROM);
+      expect(mail!.mailFrom).toBe('security@example.test');
+      expect(mail!.headers.subject).toMatch(/reset/i);
+      const token = tokenOf(mail!);
+      expect(token.length).toBeGreaterThanOrEqual(43);
+      // The link is in the raw message as sent, not only after decoding.
+      expect(mail!.raw).toContain(`${PUBLIC_URL}/reset-password?token=${token}`);
+
+      const done = await confirm(token);
+      expect(done.statusCode, done.body).toBe(204);
+      expect(done.body).toBe('');
+      expect((await login(t.app, 'forgetful', NEW_PASSWORD)).statusCode).toBe(200);
+      expect((await login(t.app, 'forgetful', PASSWORD)).statusCode).toBe(401);
+      for (const pair of [before, other]) {
+        expectInvalidToken(await me(t.app, pair.access_token));
+        expectDeadRefresh(await refresh(t.app, pair.refresh_token));
+      }
+      const { events } = await t.storage.audit.list({ limit: 5, offset: 0, action: 'password.reset', userId: user.id });
+      expect(events[0]).toMatchObject({ outcome: 'success' });
+      expect(JSON.stringify(events)).not.toContain(token);
+    });
+
+    it('an unknown address gets the same 202 and no mail is sent', async () => {
+      const count = smtp.messages.length;
+      const res = await requestReset('nobody-here@example.com');
+      expect(res.statusCode).toBe(202);
+      expect(res.json()).toEqual(ACCEPTED);
+      await t.app.gatehouse.passwordReset.settled();
+      expect(smtp.messages.length).toBe(count);
+    });
+
+    it('the new password must pass the policy (422); the link stays usable after a refusal', async () => {
+      await register(t.app, { username: 'picky', email: 'picky@example.com' });
+      const token = tokenOf(await resetMail('picky@example.com'));
+      for (const weak of ['short', 'password123', 'picky_picky_picky']) {
+        const res = await confirm(token, weak);
+        expect(res.statusCode, weak).toBe(422);
+        expect(res.json().detail[0]).toMatchObject({ loc: ['body', 'new_password'], type: 'value_error' });
+      }
+      expect((await login(t.app, 'picky')).statusCode).toBe(200);
+      expect((await confirm(token)).statusCode).toBe(204);
+    });
+
+    it('an unknown token is 400 with a clear detail; malformed bodies are 422', async () => {
+      const res = await confirm('x'.repeat(43));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ detail: 'Invalid or expired password reset token' });
+      expect((await confirm('short')).json()).toEqual(res.json());
+      const noEmail = await t.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', payload: {} });
+      expect(noEmail.statusCode).toBe(422);
+      expect(noEmail.json().detail[0]).toMatchObject({ loc: ['body', 'email'] });
+      expect((await requestReset('not an email')).statusCode).toBe(422);
+      const extra = await t.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token: 'x'.repeat(43), new_password: NEW_PASSWORD, user_id: 1 } });
+      expect(extra.statusCode).toBe(422);
+    });
+
+    it('a reset kills the other links still outstanding', async () => {
+      await register(t.app, { username: 'twice', email: 'twice@example.com' });
+      const first = tokenOf(await resetMail('twice@example.com'));
+      const second = tokenOf(await resetMail('twice@example.com'));
+      expect(first).not.toBe(second);
+      expect((await confirm(second)).statusCode).toBe(204);
+      expect((await confirm(first, 'yet another passphrase')).statusCode).toBe(400);
+    });
+  });
+}
+
+describe('password reset without SMTP_URL', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await authApp({ env: { PUBLIC_URL } });
+  });
+  afterAll(() => t?.close());
+
+  it('writes each mail as an .eml file under DATA_DIR/outbox, readable only by the server', async () => {
+    await register(t.app, { username: 'offline', email: 'offline@example.com' });
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', payload: { email: 'offline@example.com' } });
+    expect(res.statusCode).toBe(202);
+    await t.app.gatehouse.passwordReset.settled();
+    const outbox = join(t.config.dataDir, 'outbox');
+    const files = readdirSync(outbox).filter((f) => f.endsWith('.eml'));
+    expect(files).toHaveLength(1);
+    const path = join(outbox, files[0]!);
+    expect(statSync(path).mode & 0o077).toBe(0);
+    const raw = readFileSync(path, 'utf8');
+    expect(raw).toMatch(/^To: offline@example\.com\r?$/m);
+    expect(raw).toMatch(/^From: Gatehouse <no-reply@gatehouse\.local>\r?$/m);
+    const token = resetLinkToken(raw, PUBLIC_URL);
+    expect(token).toBeDefined();
+    const done = await t.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token, new_password: NEW_PASSWORD } });
+    expect(done.statusCode, done.body).toBe(204);
+    expect((await login(t.app, 'offline', NEW_PASSWORD)).statusCode).toBe(200);
+  });
+});

@@ -1,0 +1,308 @@
+// Contract "Rate limits and lockout", the per-account lockout, on memory and Redis with the same
+// bodies: the 5th failure in the window (from any mix of IPs) locks the account for at least 60 s,
+// doubling with each further lockout in the window; while locked every sign-in for it — right
+// password or not, any IP, /auth/token or /auth/login — is 429, and other accounts are unaffected;
+// a success before the threshold starts the count again; unknown usernames lock exactly alike (no
+// enumeration through lockout); `login.failure` and `lockout` are audited.
+// Time: vitest fake timers on memory; on Redis, the lock key's PTTL (and letting Redis expire it).
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { GatehouseApp } from '../../src/app.js';
+import { testApp, type TestApp } from '../helpers/app.js';
+import { PASSWORD, form, tokenFor } from '../helpers/auth.js';
+import { enableTotp, stepCode } from '../helpers/mfa.js';
+import { dropPrefix, redisConnection, stateBackends, ttlsUnder, uniquePrefix, until } from '../helpers/redis.js';
+
+const THRESHOLD = 5;
+const LOCKED = { detail: 'Too many failed sign-in attempts; try again later' };
+const BAD_LOGIN = { detail: 'Incorrect username or password' };
+
+let ipCounter = 0;
+const nextIp = () => `198.18.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
+
+function tokenLogin(app: GatehouseApp, username: string, password: string, remoteAddress = nextIp()): Promise<LightMyRequestResponse> {
+  const body = form({ grant_type: 'password', username, password });
+  return app.inject({ method: 'POST', url: '/api/v1/auth/token', remoteAddress, payload: body.payload, headers: { ...body.headers, 'user-agent': 'lockout-test' } });
+}
+
+function browserLogin(app: GatehouseApp, username: string, password: string, remoteAddress = nextIp()): Promise<LightMyRequestResponse> {
+  return app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress, payload: { username, password } });
+}
+
+/** `count` wrong passwords, each from a different IP; every one is the plain 401. */
+async function failFromManyIps(app: GatehouseApp, username: string, count = THRESHOLD): Promise<string[]> {
+  const ips: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const ip = nextIp();
+    ips.push(ip);
+    const res = await tokenLogin(app, username, `wrong password ${i}`, ip);
+    expect(res.statusCode, `failure #${i + 1}`).toBe(401);
+    expect(res.json()).toEqual(BAD_LOGIN);
+  }
+  return ips;
+}
+
+/** The 429 of a locked account; returns its Retry-After in seconds. */
+function expectLocked(res: LightMyRequestResponse): number {
+  expect(res.statusCode, res.body).toBe(429);
+  expect(res.json()).toEqual(LOCKED);
+  for (const h of ['retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']) expect(res.headers[h], h).toMatch(/^\d+$/);
+  expect(res.headers['ratelimit-remaining']).toBe('0');
+  expect(res.headers['ratelimit-reset']).toBe(res.headers['retry-after']);
+  expect(res.body).not.toMatch(/access_token|refresh_token/);
+  expect(res.headers['set-cookie']).toBeUndefined();
+  return Number(res.headers['retry-after']);
+}
+
+for (const backend of stateBackends) {
+  describe.skipIf(!backend.available)(`account lockout on ${backend.name}`, () => {
+    const prefix = uniquePrefix('lock');
+    let t: TestApp;
+    let userNo = 0;
+    /** A fresh account per test: every test starts with a clean failure count. */
+    async function account(): Promise<{ id: number; username: string; email: string }> {
+      const username = `victim${++userNo}`;
+      const user = await t.app.gatehouse.users.register({ email: `${username}@example.com`, username, password: PASSWORD });
+      return { id: user.id, username, email: user.email };
+    }
+    const lockKey = (accountKey: string) => `${prefix}lock:fail:${accountKey}`;
+
+    /** Ends the current lock: fake time on memory; on Redis, lets the lock key expire now. */
+    async function passLock(seconds: number, accountKey: string): Promise<void> {
+      if (backend.name === 'memory') {
+        vi.advanceTimersByTime(seconds * 1000 + 100);
+        return;
+      }
+      const redis = redisConnection();
+      try {
+        await redis.pexpire(lockKey(accountKey), 1);
+        await until(() => redis.exists(lockKey(accountKey)), (n) => n === 0, 2000, 'the lock key expired');
+      } finally {
+        redis.disconnect();
+      }
+    }
+
+    /** Remaining lock time as the store holds it: PTTL on Redis, Retry-After from a probe on memory. */
+    async function lockPttl(accountKey: string): Promise<number> {
+      const redis = redisConnection();
+      try {
+        return await redis.pttl(lockKey(accountKey));
+      } finally {
+        redis.disconnect();
+      }
+    }
+
+    beforeAll(async () => {
+      t = await testApp({ env: { RATE_LIMIT_AUTH: '100000/minute', LOCKOUT_THRESHOLD: String(THRESHOLD), LOCKOUT_WINDOW_MINUTES: '15', ...backend.env(prefix) } });
+    });
+    afterAll(async () => {
+      await t?.close();
+      if (backend.name === 'redis') {
+        const redis = redisConnection();
+        await dropPrefix(redis, prefix);
+        redis.disconnect();
+      }
+    });
+    if (backend.name === 'memory') {
+      afterEach(() => {
+        vi.useRealTimers();
+      });
+    }
+    const fakeTime = () => {
+      if (backend.name === 'memory') vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    };
+
+    it('5 wrong passwords from 5 IPs lock the account: the right password from a 6th IP is 429 on /auth/token and /auth/login', async () => {
+      fakeTime();
+      const victim = await account();
+      const bystander = await account();
+      await failFromManyIps(t.app, victim.username);
+      const retryAfter = expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+      expect(retryAfter).toBeGreaterThanOrEqual(59);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expectLocked(await browserLogin(t.app, victim.username, PASSWORD));
+      // The same account by its email, and a wrong password: locked too.
+      expectLocked(await tokenLogin(t.app, victim.email, PASSWORD));
+      expectLocked(await tokenLogin(t.app, victim.username.toUpperCase(), 'still wrong'));
+      // Another account is unaffected, from the very IPs that just failed.
+      expect((await tokenLogin(t.app, bystander.username, PASSWORD)).statusCode).toBe(200);
+      expect((await browserLogin(t.app, bystander.username, PASSWORD)).statusCode).toBe(200);
+      if (backend.name === 'redis') {
+        const pttl = await lockPttl(`user:${victim.id}`);
+        expect(pttl).toBeGreaterThan(55_000);
+        expect(pttl).toBeLessThanOrEqual(60_000);
+      }
+    });
+
+    it('4 failures do not lock; the 5th failure is still the plain 401 and locks', async () => {
+      const victim = await account();
+      await failFromManyIps(t.app, victim.username, THRESHOLD - 1);
+      expect((await tokenLogin(t.app, victim.username, 'nope')).json()).toEqual(BAD_LOGIN);
+      expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+    });
+
+    it('the lock lasts at least 60 s and attempts while locked do not extend it', async () => {
+      fakeTime();
+      const victim = await account();
+      await failFromManyIps(t.app, victim.username);
+      if (backend.name === 'memory') {
+        vi.advanceTimersByTime(30_000);
+        for (let i = 0; i < 10; i++) expectLocked(await tokenLogin(t.app, victim.username, `guess ${i}`));
+        const left = expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+        expect(left).toBeLessThanOrEqual(30);
+        vi.advanceTimersByTime(29_000);
+        expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+        vi.advanceTimersByTime(1_200);
+        expect((await tokenLogin(t.app, victim.username, PASSWORD)).statusCode).toBe(200);
+      } else {
+        const before = await lockPttl(`user:${victim.id}`);
+        for (let i = 0; i < 10; i++) expectLocked(await tokenLogin(t.app, victim.username, `guess ${i}`));
+        expect(await lockPttl(`user:${victim.id}`)).toBeLessThanOrEqual(before);
+        await passLock(60, `user:${victim.id}`);
+        expect((await tokenLogin(t.app, victim.username, PASSWORD)).statusCode).toBe(200);
+      }
+    });
+
+    it('the next lockout inside the window doubles: 60 s, then 120 s, then 240 s', async () => {
+      fakeTime();
+      const victim = await account();
+      const key = `user:${victim.id}`;
+      const locks: number[] = [];
+      for (const seconds of [60, 120, 240]) {
+        await failFromManyIps(t.app, victim.username);
+        const retryAfter = expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+        locks.push(retryAfter);
+        expect(retryAfter).toBeGreaterThanOrEqual(seconds - 1);
+        expect(retryAfter).toBeLessThanOrEqual(seconds);
+        if (backend.name === 'redis') {
+          const pttl = await lockPttl(key);
+          expect(pttl).toBeGreaterThan((seconds - 5) * 1000);
+          expect(pttl).toBeLessThanOrEqual(seconds * 1000);
+        } else {
+          // Still locked one second before the end.
+          vi.advanceTimersByTime((seconds - 1) * 1000);
+          expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+          vi.advanceTimersByTime(1_000);
+        }
+        await passLock(0, key);
+      }
+      expect(locks).toEqual([60, 120, 240]);
+      // After the last lock: the right password gets in again.
+      expect((await tokenLogin(t.app, victim.username, PASSWORD)).statusCode).toBe(200);
+    });
+
+    it('a success before the threshold starts the count again', async () => {
+      const victim = await account();
+      await failFromManyIps(t.app, victim.username, THRESHOLD - 1);
+      expect((await tokenLogin(t.app, victim.username, PASSWORD)).statusCode).toBe(200);
+      await failFromManyIps(t.app, victim.username, THRESHOLD - 1);
+      expect((await browserLogin(t.app, victim.username, PASSWORD)).statusCode).toBe(200);
+      // Counting from zero again: it takes the full 5 to lock.
+      await failFromManyIps(t.app, victim.username, THRESHOLD);
+      expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+    });
+
+    it('unknown usernames lock exactly like real ones: same statuses, bodies, headers and lock time', async () => {
+      const real = await account();
+      const ghost = `ghost${userNo}_${process.pid}`;
+      const answers = async (username: string) => {
+        const out = [];
+        for (let i = 0; i < THRESHOLD + 2; i++) {
+          const res = await tokenLogin(t.app, username, i < THRESHOLD ? `wrong ${i}` : PASSWORD);
+          out.push({ status: res.statusCode, body: res.json(), retryAfter: res.headers['retry-after'], headers: Object.keys(res.headers).filter((h) => !['x-request-id', 'date', 'content-length'].includes(h)).sort() });
+        }
+        return out;
+      };
+      const [forReal, forGhost] = [await answers(real.username), await answers(ghost)];
+      expect(forGhost).toEqual(forReal);
+      expect(forGhost.map((a) => a.status)).toEqual([401, 401, 401, 401, 401, 429, 429]);
+      expect(await browserLogin(t.app, ghost, PASSWORD).then((r) => r.statusCode)).toBe(429);
+    });
+
+    it('concurrent failures racing past the threshold make one lockout, not one per request', async () => {
+      const victim = await account();
+      const results = await Promise.all(Array.from({ length: THRESHOLD + 4 }, (_, i) => tokenLogin(t.app, victim.username, `burst ${i}`)));
+      // Under load the hashing gate may shed some of the burst (503 "busy"); those were never counted.
+      const statuses = results.map((r) => r.statusCode);
+      expect(statuses.every((s) => s === 401 || s === 429 || s === 503), statuses.join()).toBe(true);
+      for (let i = 0; i < THRESHOLD && (await tokenLogin(t.app, victim.username, `top-up ${i}`)).statusCode !== 429; i++);
+      const retryAfter = expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      const { events } = await t.app.gatehouse.audit.list({ limit: 50, offset: 0, userId: victim.id, action: 'lockout' });
+      expect(events).toHaveLength(1);
+    });
+
+    describe('with TOTP on', () => {
+      /** An account with MFA enabled; returns a code that is wrong at every accepted step, and a recovery code. */
+      async function mfaAccount() {
+        const victim = await account();
+        const pair = await tokenFor(t.app, victim.username);
+        const mfa = await enableTotp(t.app, pair.access_token, { now: () => Date.now() });
+        const accepted = new Set([-1, 0, 1].map((o) => stepCode(mfa.secret, Date.now(), o)));
+        const wrong = ['000000', '111111', '222222', '333333'].find((c) => !accepted.has(c))!;
+        return { ...victim, wrong, recovery: mfa.recovery_codes[0]! };
+      }
+      const withOtp = (username: string, otp?: string) => {
+        const body = form({ grant_type: 'password', username, password: PASSWORD, ...(otp === undefined ? {} : { otp }) });
+        return t.app.inject({ method: 'POST', url: '/api/v1/auth/token', remoteAddress: nextIp(), payload: body.payload, headers: body.headers });
+      };
+
+      it('a wrong TOTP code counts like a wrong password: 5 of them lock the account', async () => {
+        const victim = await mfaAccount();
+        for (let i = 0; i < THRESHOLD; i++) {
+          const res = await withOtp(victim.username, victim.wrong);
+          expect(res.statusCode).toBe(401);
+          expect(res.json()).toMatchObject({ error: 'mfa_required' });
+        }
+        // Locked before the second factor is even looked at: the recovery code is not spent.
+        expectLocked(await withOtp(victim.username, victim.recovery));
+      });
+
+      it('a missing code is not an attack: it does not count toward the lockout', async () => {
+        const victim = await mfaAccount();
+        for (let i = 0; i < THRESHOLD + 2; i++) expect((await withOtp(victim.username)).json()).toMatchObject({ error: 'mfa_required' });
+        expect((await withOtp(victim.username, victim.recovery)).statusCode).toBe(200);
+      });
+    });
+
+    it('audits each login.failure (with the IP it came from) and the lockout', async () => {
+      const victim = await account();
+      const ips = await failFromManyIps(t.app, victim.username);
+      const failures = await t.app.gatehouse.audit.list({ limit: 50, offset: 0, userId: victim.id, action: 'login.failure' });
+      expect(failures.total).toBe(THRESHOLD);
+      expect(failures.events.map((e) => e.ip).reverse()).toEqual(ips);
+      for (const e of failures.events) expect(e).toMatchObject({ action: 'login.failure', userId: victim.id, outcome: 'failure', userAgent: 'lockout-test' });
+      const lockouts = await t.app.gatehouse.audit.list({ limit: 50, offset: 0, userId: victim.id, action: 'lockout' });
+      expect(lockouts.events).toHaveLength(1);
+      expect(lockouts.events[0]).toMatchObject({ action: 'lockout', userId: victim.id, outcome: 'blocked', ip: ips.at(-1), requestId: expect.any(String) });
+      // The stored rows never hold what was typed as the password.
+      expect(JSON.stringify([...failures.events, ...lockouts.events])).not.toMatch(/wrong password/);
+    });
+
+    if (backend.name === 'redis') {
+      it('every lockout key in Redis expires (failure windows, locks, lockout counts)', async () => {
+        const redis = redisConnection();
+        try {
+          const ttls = await ttlsUnder(redis, `${prefix}lock:`);
+          expect(Object.keys(ttls).some((k) => k.startsWith(`${prefix}lock:fail:`))).toBe(true);
+          expect(Object.keys(ttls).some((k) => k.startsWith(`${prefix}lock:count:`))).toBe(true);
+          for (const [key, ttl] of Object.entries(ttls)) {
+            expect(ttl, key).toBeGreaterThan(0);
+            expect(ttl, key).toBeLessThanOrEqual(15 * 60_000);
+          }
+        } finally {
+          redis.disconnect();
+        }
+      });
+    }
+
+    it('an unknown username\'s lockout is audited without a user id', async () => {
+      const ghost = `nobody${userNo}_${process.pid}`;
+      const before = (await t.app.gatehouse.audit.list({ limit: 1, offset: 0, action: 'lockout' })).total;
+      await failFromManyIps(t.app, ghost);
+      const after = await t.app.gatehouse.audit.list({ limit: 1, offset: 0, action: 'lockout' });
+      expect(after.total).toBe(before + 1);
+      expect(after.events[0]).toMatchObject({ action: 'lockout', userId: null, outcome: 'blocked' });
+    });
+  });
+}

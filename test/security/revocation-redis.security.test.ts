@@ -1,0 +1,211 @@
+// Revocations shared through Redis (src/limits/redis-revocations.ts): two apps on one PostgreSQL
+// schema and one Redis prefix stand for two instances behind one address. A logout, a deactivation
+// or a role change on A is enforced on B at once; with B's Redis cut (a TCP proxy: refused or
+// black-holed), B still refuses what A revoked meanwhile (it asks the database); after the restore
+// B's mirror resyncs (proved with B's database cut: only the mirror can answer then); an instance
+// started later refuses tokens revoked before it started.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GatehouseApp } from '../../src/app.js';
+import { openStorage } from '../../src/storage/index.js';
+import { testApp, type TestApp } from '../helpers/app.js';
+import { PASSWORD, UNLIMITED_ENV, bearer, decodeJwt, expectInvalidToken, me, register, registerAdmin, tokenFor, type TokenPair } from '../helpers/auth.js';
+import { openPostgres, type TestStorage } from '../helpers/databases.js';
+import { dropPrefix, proxiedRedis, redisAvailable, redisConnection, redisUrl, ttlsUnder, uniquePrefix, until } from '../helpers/redis.js';
+import { startTcpProxy, type CutMode, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const pgUrl = process.env.TEST_DATABASE_URL;
+
+/** A token's claims as the revocation check sees them. */
+function claims(pair: TokenPair): { sid: string; userId: number; ver: number } {
+  const p = decodeJwt(pair.access_token).payload;
+  return { sid: String(p.sid), userId: Number(p.sub), ver: Number(p.ver) };
+}
+
+/**
+ * What B's revocation store answers without waiting: 'revoked' or 'live' straight from its mirror, or
+ * 'asks-database' while it does not trust the mirror (the answer is then a promise).
+ */
+function mirrorSays(app: GatehouseApp, c: { sid: string; userId: number; ver: number }): 'revoked' | 'live' | 'asks-database' {
+  const answer = app.gatehouse.revocations.isRevoked(c.sid, c.userId, c.ver);
+  if (typeof answer !== 'boolean') {
+    void answer.catch(() => undefined);
+    return 'asks-database';
+  }
+  return answer ? 'revoked' : 'live';
+}
+
+async function logout(app: GatehouseApp, pair: TokenPair): Promise<void> {
+  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(pair.access_token) });
+  expect(res.statusCode, res.body).toBe(204);
+}
+
+describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by two instances', () => {
+  const prefix = uniquePrefix('rev');
+  let storageA: TestStorage;
+  let a: TestApp;
+  let b: TestApp;
+  let aRedis: TcpProxy;
+  let bRedis: TcpProxy;
+  let bDatabase: TcpProxy;
+  let adminToken: string;
+  let userNo = 0;
+
+  const env = (redis: string) => ({ ...UNLIMITED_ENV, REDIS_URL: redis, REDIS_KEY_PREFIX: prefix });
+
+  /** A fresh user signed in on A, whose token B accepts. */
+  async function signedIn(): Promise<{ id: number; username: string; pair: TokenPair }> {
+    const username = `member${++userNo}`;
+    const { id } = await register(a.app, { username });
+    const pair = await tokenFor(a.app, username);
+    expect((await me(b.app, pair.access_token)).statusCode).toBe(200);
+    return { id, username, pair };
+  }
+
+  beforeAll(async () => {
+    storageA = await openPostgres();
+    // A reaches Redis, and B Redis and PostgreSQL, through proxies the tests can cut.
+    const forA = await proxiedRedis();
+    aRedis = forA.proxy;
+    a = await testApp({ storage: storageA, env: env(forA.url) });
+    const proxied = await proxiedRedis();
+    bRedis = proxied.proxy;
+    const pg = new URL(pgUrl!);
+    bDatabase = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
+    const bUrl = bDatabase.rewrite(pgUrl!);
+    const storageB: TestStorage = Object.assign(await openStorage(bUrl, { schema: storageA.schema }), { url: bUrl, schema: storageA.schema });
+    b = await testApp({ storage: storageB, env: env(proxied.url) });
+    await registerAdmin(a.app, 'root_admin');
+    adminToken = (await tokenFor(a.app, 'root_admin')).access_token;
+  });
+  afterAll(async () => {
+    await b?.close();
+    await bRedis?.close();
+    await bDatabase?.close();
+    await a?.close();
+    await aRedis?.close();
+    const redis = redisConnection();
+    await dropPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('a logout on A is refused on B at once (the very next request)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const { pair } = await signedIn();
+      await logout(a.app, pair);
+      expectInvalidToken(await me(b.app, pair.access_token));
+    }
+  });
+
+  it('a deactivation on A is enforced on B at once', async () => {
+    const { id, username, pair } = await signedIn();
+    const res = await a.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${id}`, headers: bearer(adminToken), payload: { is_active: false } });
+    expect(res.statusCode, res.body).toBe(200);
+    expectInvalidToken(await me(b.app, pair.access_token));
+    // …and the account cannot sign in again on B either.
+    const again = await b.app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `grant_type=password&username=${username}&password=${encodeURIComponent(PASSWORD)}` });
+    expect([401, 403]).toContain(again.statusCode);
+  });
+
+  it('a role change on A is enforced on B at once: the demoted admin\'s token no longer reaches admin routes', async () => {
+    const deputy = await signedIn();
+    const promote = await a.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${deputy.id}`, headers: bearer(adminToken), payload: { role: 'admin' } });
+    expect(promote.statusCode).toBe(200);
+    // The token from before the promotion carries the old role: refused everywhere at once.
+    expectInvalidToken(await me(b.app, deputy.pair.access_token));
+    const adminPair = await tokenFor(a.app, deputy.username);
+    expect((await b.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(adminPair.access_token) })).statusCode).toBe(200);
+    const demote = await a.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${deputy.id}`, headers: bearer(adminToken), payload: { role: 'user' } });
+    expect(demote.statusCode).toBe(200);
+    expectInvalidToken(await b.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(adminPair.access_token) }));
+  });
+
+  for (const mode of ['refuse', 'blackhole'] as const satisfies readonly CutMode[]) {
+    it(`B's Redis ${mode === 'refuse' ? 'refused' : 'black-holed'}: B still refuses a token A revoked meanwhile (database fallback), and resyncs after the restore`, async () => {
+      const kept = await signedIn();
+      const revoked = await signedIn();
+      const later = await signedIn();
+      await bRedis.cut(mode);
+      try {
+        await logout(a.app, revoked.pair);
+        // B cannot hear A now; it must not trust its mirror. Bounded by the contract's 2 s to notice.
+        const refused = await until(() => me(b.app, revoked.pair.access_token), (r) => r.statusCode === 401, 2000, 'B refuses the revoked token');
+        expectInvalidToken(refused.value);
+        expect((await me(b.app, kept.pair.access_token)).statusCode).toBe(200);
+        // Revoked while B is cut off, checked by B only after the restore.
+        await logout(a.app, later.pair);
+      } finally {
+        await bRedis.restore();
+      }
+      // B's mirror catches up from Redis and the database: it answers without asking the database.
+      for (const who of [revoked, later]) {
+        await until(async () => mirrorSays(b.app, claims(who.pair)), (v) => v === 'revoked', 10_000, 'B\'s mirror resynced');
+      }
+      await bDatabase.cut('refuse');
+      try {
+        // With B's database gone too, only the resynced mirror can say no (a token it believed live would reach the handler: 503).
+        expectInvalidToken(await me(b.app, revoked.pair.access_token));
+        expectInvalidToken(await me(b.app, later.pair.access_token));
+      } finally {
+        await bDatabase.restore();
+      }
+      await until(() => me(b.app, kept.pair.access_token), (r) => r.statusCode === 200, 15_000, 'B serves the live token again');
+    });
+  }
+
+  it('a later revocation reaches B through Redis again after the outage (the subscription is back)', async () => {
+    const { pair } = await signedIn();
+    await until(async () => mirrorSays(b.app, claims(pair)), (v) => v === 'live', 10_000, 'B trusts its mirror again');
+    await logout(a.app, pair);
+    // Pushed to B's mirror: answered there, without asking the database.
+    await until(async () => mirrorSays(b.app, claims(pair)), (v) => v === 'revoked', 1000, 'the broadcast reached B');
+    expectInvalidToken(await me(b.app, pair.access_token));
+  });
+
+  it('A\'s own Redis cut: its logout answers 503, A refuses the token at once, and B does as soon as A is back', async () => {
+    const { pair } = await signedIn();
+    await aRedis.cut('refuse');
+    try {
+      const res = await a.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(pair.access_token) });
+      // The session ended (in the database) but could not be announced: the client is told so.
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({ detail: 'Service temporarily unavailable' });
+      expectInvalidToken(await me(a.app, pair.access_token));
+    } finally {
+      await aRedis.restore();
+    }
+    // A announces what it could not while cut off, so B (whose subscription never broke) learns it.
+    await until(() => me(b.app, pair.access_token), (r) => r.statusCode === 401, 10_000, 'B refuses the token once A is back');
+  });
+
+  it('every revocation key in Redis expires within one access-token lifetime', async () => {
+    const redis = redisConnection();
+    try {
+      const ttls = await ttlsUnder(redis, `${prefix}rev:`);
+      expect(Object.keys(ttls).some((k) => k.startsWith(`${prefix}rev:s:`))).toBe(true);
+      expect(Object.keys(ttls).some((k) => k.startsWith(`${prefix}rev:v:`))).toBe(true);
+      for (const [key, ttl] of Object.entries(ttls)) {
+        expect(ttl, key).toBeGreaterThan(0);
+        expect(ttl, key).toBeLessThanOrEqual(15 * 60_000);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('an instance started later refuses tokens revoked before it started', async () => {
+    const revoked = await signedIn();
+    const demoted = await signedIn();
+    await logout(a.app, revoked.pair);
+    await a.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${demoted.id}`, headers: bearer(adminToken), payload: { role: 'admin' } });
+    const storageC: TestStorage = Object.assign(await openStorage(pgUrl!, { schema: storageA.schema }), { url: storageA.url, schema: storageA.schema });
+    const c = await testApp({ storage: storageC, env: env(redisUrl!) });
+    try {
+      expectInvalidToken(await me(c.app, revoked.pair.access_token));
+      expectInvalidToken(await me(c.app, demoted.pair.access_token));
+      const live = await tokenFor(a.app, demoted.username);
+      expect((await me(c.app, live.access_token)).statusCode).toBe(200);
+    } finally {
+      await c.close();
+    }
+  });
+});
