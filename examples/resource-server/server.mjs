@@ -17,7 +17,8 @@ export async function buildResourceServer({ gatehouseUrl, logger = false }) {
   await app.register(errors);
   await app.register(requestId);
   await app.register(securityHeaders, { hsts: false });
-  await app.register(gatehouseVerify, { gatehouseUrl });
+  // GATEHOUSE_ISSUER: only when Gatehouse runs without PUBLIC_URL (its tokens then say iss "gatehouse").
+  await app.register(gatehouseVerify, { gatehouseUrl, ...(process.env.GATEHOUSE_ISSUER ? { issuer: process.env.GATEHOUSE_ISSUER } : {}) });
 
   app.get('/public', async () => ({ hello: 'anyone' }));
 

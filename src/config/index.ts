@@ -17,6 +17,9 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Token issuer when PUBLIC_URL is not set (see Config.tokenIssuer). */
+export const DEFAULT_TOKEN_ISSUER = 'gatehouse';
+
 export interface Config {
   readonly environment: 'development' | 'production';
   readonly isProduction: boolean;
@@ -31,6 +34,11 @@ export interface Config {
   readonly port: number;
   /** The origin users reach this server at: mail links and the HTMX own-origin check use it. */
   readonly publicUrl: string;
+  /**
+   * The `iss` of access tokens: PUBLIC_URL when it is set, else the constant "gatehouse" — never the
+   * per-process default, so instances on different ports (one deployment) accept each other's tokens.
+   */
+  readonly tokenIssuer: string;
   readonly trustProxy: TrustProxy;
   readonly accessTokenExpireMinutes: number;
   readonly refreshTokenExpireDays: number;
@@ -189,7 +197,8 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
   });
   const logLevel = read('LOG_LEVEL', 'info' as LogLevel, (raw) => parseEnum(raw.toLowerCase(), LOG_LEVELS));
   const maxBodyBytes = int('MAX_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024);
-  const externalIssuers = readExternalIssuers(env, { isProduction, ownIssuer: publicUrl }, problems);
+  const tokenIssuer = env.PUBLIC_URL ? publicUrl : DEFAULT_TOKEN_ISSUER;
+  const externalIssuers = readExternalIssuers(env, { isProduction, ownIssuer: tokenIssuer }, problems);
 
   if (refreshTokenExpireDays > sessionMaxDays) {
     warnings.push(`REFRESH_TOKEN_EXPIRE_DAYS (${refreshTokenExpireDays}) exceeds SESSION_MAX_DAYS (${sessionMaxDays}); sessions still end at SESSION_MAX_DAYS`);
@@ -212,7 +221,7 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
 
   const config: Config = {
     environment, isProduction, secretKey, databaseUrl, redisUrl, redisKeyPrefix, allowedOrigins: Object.freeze(allowedOrigins),
-    host, port, publicUrl, trustProxy, accessTokenExpireMinutes, refreshTokenExpireDays, jwtAlgorithm, dataDir,
+    host, port, publicUrl, tokenIssuer, trustProxy, accessTokenExpireMinutes, refreshTokenExpireDays, jwtAlgorithm, dataDir,
     firstSuperuser, firstSuperuserPassword, rateLimitDefault, rateLimitAuth, lockoutThreshold, lockoutWindowMinutes,
     passwordMinLength, passwordCompositionRules, sessionMaxDays, smtpUrl, mailFrom, logLevel, maxBodyBytes,
     externalIssuers: Object.freeze(externalIssuers),

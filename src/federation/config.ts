@@ -88,7 +88,7 @@ function algorithms(raw: string): ExternalAlgorithm[] {
 
 /**
  * Reads EXTERNAL_ISSUERS and every EXTERNAL_ISSUER_<NAME>_* variable; pushes one line per problem.
- * `ownIssuer` is Gatehouse's PUBLIC_URL: an external issuer may not claim it.
+ * `ownIssuer` is the `iss` of Gatehouse's own tokens (PUBLIC_URL, or "gatehouse"): an external issuer may not claim it.
  */
 export function readExternalIssuers(env: Env, context: { isProduction: boolean; ownIssuer: string }, problems: string[]): ExternalIssuer[] {
   const listed = (env.EXTERNAL_ISSUERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -142,7 +142,7 @@ export function readExternalIssuers(env: Env, context: { isProduction: boolean; 
 
     const issuer = required('ISSUER', setting('ISSUER', (raw) => {
       issuerUrl(raw, context.isProduction);
-      if (raw.replace(/\/+$/, '') === context.ownIssuer) throw new ConfigValueError('must not be Gatehouse\'s own PUBLIC_URL');
+      if (raw.replace(/\/+$/, '') === context.ownIssuer) throw new ConfigValueError('must not be Gatehouse\'s own token issuer (PUBLIC_URL)');
       return raw;
     }), 'the exact "iss" of its tokens');
     const audience = required('AUDIENCE', setting('AUDIENCE', (raw) => raw), 'the "aud" its tokens carry for this server');

@@ -4,6 +4,7 @@
 // instance's subscription is down it cannot know what others revoked, so it asks the database —
 // the source of truth — instead, and on every (re)subscription it reloads the mirror from Redis and
 // the database, so nothing revoked during an outage (or lost by a Redis restart) is forgotten.
+// What this instance revoked while its own link was down is announced once the link is back.
 import { MemoryRevocationStore, type RevocationSource, type RevocationStore } from './revocations.js';
 import { redisUnavailable, type Redis } from './redis-client.js';
 

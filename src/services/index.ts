@@ -72,7 +72,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       // A retired key verifies for two token lifetimes: instances that have not reloaded yet may still sign with it.
       retiredKeyLifetimeMs: 2 * accessTtlMs,
     });
-  const tokens = new AccessTokens({ keys: keyRing, issuer: config.publicUrl, audience: TOKEN_AUDIENCE, ttlSeconds: accessTtlMs / 1000, now });
+  const tokens = new AccessTokens({ keys: keyRing, issuer: config.tokenIssuer, audience: TOKEN_AUDIENCE, ttlSeconds: accessTtlMs / 1000, now });
   if (config.jwtAlgorithm !== 'HS256') {
     // Another instance (or `gatehouse rotate-signing-key`) may have rotated: start signing with the new key soon.
     const timer = setInterval(() => void tokens.reloadKeys(true).catch((err) => log.warn({ err: String(err) }, 'signing key reload failed')), 60_000);

@@ -19,8 +19,10 @@ export type { Authenticate, AuthMethod, Principal } from '../plugins/auth-guard.
 export const GATEHOUSE_AUDIENCE = 'gatehouse';
 
 export interface GatehouseVerifyOptions {
-  /** Gatehouse's PUBLIC_URL: the `iss` of its tokens, and where its JWKS lives. */
+  /** Gatehouse's PUBLIC_URL: where its JWKS lives, and (by default) the `iss` of its tokens. */
   readonly gatehouseUrl: string;
+  /** The `iss` to require; default `gatehouseUrl`. A Gatehouse running without PUBLIC_URL issues "gatehouse". */
+  readonly issuer?: string;
   /** Default: `<gatehouseUrl>/.well-known/jwks.json`. */
   readonly jwksUrl?: string;
   /** Default: Gatehouse's own audience, "gatehouse". */
@@ -50,8 +52,12 @@ function originOf(name: string, raw: unknown): string {
 
 /** An auth-guard authenticator for Gatehouse bearer tokens; options are checked here, once. */
 export function gatehouseAuthenticator(options: GatehouseVerifyOptions): Authenticate {
-  const issuer = originOf('gatehouseUrl', options?.gatehouseUrl);
-  const jwksUrl = options.jwksUrl === undefined ? `${issuer}/.well-known/jwks.json` : originOf('jwksUrl', options.jwksUrl);
+  const gatehouseUrl = originOf('gatehouseUrl', options?.gatehouseUrl);
+  if (options.issuer !== undefined && (typeof options.issuer !== 'string' || options.issuer === '')) {
+    throw new TypeError('gatehouseVerify: option "issuer" must be a non-empty string');
+  }
+  const issuer = options.issuer ?? gatehouseUrl;
+  const jwksUrl = options.jwksUrl === undefined ? `${gatehouseUrl}/.well-known/jwks.json` : originOf('jwksUrl', options.jwksUrl);
   const algorithms = [...(options.algorithms ?? ['EdDSA', 'ES256'])];
   if (algorithms.length === 0 || algorithms.some((a) => a !== 'EdDSA' && a !== 'ES256')) {
     throw new TypeError('gatehouseVerify: option "algorithms" must list EdDSA and/or ES256');

@@ -72,7 +72,7 @@ describe('external issuers', () => {
     ['none pinned', { ...JWKS, EXTERNAL_ISSUER_CORP_ALGORITHMS: 'none' }, 'EXTERNAL_ISSUER_CORP_ALGORITHMS has "none"'],
     ['a typo in a setting', { ...JWKS, EXTERNAL_ISSUER_CORP_AUDEINCE: 'x' }, 'EXTERNAL_ISSUER_CORP_AUDEINCE is not a known setting'],
     ['settings of an unlisted name', { ...JWKS, EXTERNAL_ISSUER_OTHER_ISSUER: 'https://other.example' }, 'EXTERNAL_ISSUER_OTHER_ISSUER is set but "other" is not listed'],
-    ['Gatehouse\'s own URL', { ...JWKS, PUBLIC_URL: 'https://login.corp.example' }, 'EXTERNAL_ISSUER_CORP_ISSUER must not be Gatehouse\'s own PUBLIC_URL'],
+    ['Gatehouse\'s own URL', { ...JWKS, PUBLIC_URL: 'https://login.corp.example' }, 'EXTERNAL_ISSUER_CORP_ISSUER must not be Gatehouse\'s own token issuer (PUBLIC_URL)'],
     ['a client id without secret', { ...INTROSPECTION, ...JWKS, EXTERNAL_ISSUERS: 'corp,legacy', EXTERNAL_ISSUER_LEGACY_CLIENT_SECRET: undefined }, 'EXTERNAL_ISSUER_LEGACY_CLIENT_ID and EXTERNAL_ISSUER_LEGACY_CLIENT_SECRET must be set together'],
     ['a bad flag', { ...JWKS, EXTERNAL_ISSUER_CORP_LINK_BY_EMAIL: 'maybe' }, 'EXTERNAL_ISSUER_CORP_LINK_BY_EMAIL must be true or false'],
     ['a timeout out of range', { ...JWKS, EXTERNAL_ISSUERS_TIMEOUT_MS: '60000' }, 'EXTERNAL_ISSUERS_TIMEOUT_MS must be between 100 and 10000'],

@@ -62,7 +62,7 @@ let adminToken: string;
 
 beforeAll(async () => {
   const port = await freePort();
-  gatehouse = await authApp({ env: { JWT_ALGORITHM: 'EdDSA', HOST: '127.0.0.1', PORT: String(port) } });
+  gatehouse = await authApp({ env: { JWT_ALGORITHM: 'EdDSA', HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` } });
   gatehouseUrl = await gatehouse.app.listen({ host: '127.0.0.1', port });
   expect(gatehouse.config.publicUrl).toBe(gatehouseUrl);
   example = await startExample(gatehouseUrl);
@@ -124,7 +124,7 @@ describe('the example resource server with a real Gatehouse', { timeout: 120_000
 
   it('Gatehouse stopped: an instance holding its keys keeps verifying, a fresh one answers 503', async () => {
     const port = await freePort();
-    const second = await authApp({ env: { JWT_ALGORITHM: 'ES256', HOST: '127.0.0.1', PORT: String(port) } });
+    const second = await authApp({ env: { JWT_ALGORITHM: 'ES256', HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` } });
     const url = await second.app.listen({ host: '127.0.0.1', port });
     await register(second.app, { username: 'later' });
     const token = (await tokenFor(second.app, 'later')).access_token;

@@ -42,7 +42,7 @@ for (const target of databaseTargets) {
       expect(header).toEqual({ alg: 'HS256', typ: 'JWT' });
       expect(payload).toEqual({
         sub: String(aliceId), sid: expect.any(String), jti: expect.any(String), iat: expect.any(Number), exp: expect.any(Number),
-        iss: 'http://127.0.0.1:8000', aud: 'gatehouse', type: 'access', roles: ['user'], scope: 'profile:read profile:write', ver: 1,
+        iss: 'gatehouse', aud: 'gatehouse', type: 'access', roles: ['user'], scope: 'profile:read profile:write', ver: 1,
       });
       expect(payload.exp as number - (payload.iat as number)).toBe(15 * 60);
       expect(JSON.stringify(payload)).not.toMatch(/alice|example\.com/i);

@@ -117,9 +117,8 @@ describe.skipIf(!pgUrl || !redisUrl)('two gatehouse processes on one PostgreSQL 
     const databaseUrl = `${pgUrl}${pgUrl!.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
     const env = {
       SECRET_KEY: TEST_SECRET, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: prefix,
-      // "Behind one address": the address both are known by (the tokens' issuer). Left unset, each
-      // would name its own HOST:PORT and refuse the other's tokens.
-      PUBLIC_URL: 'http://gatehouse.test',
+      // No PUBLIC_URL on purpose: instances on different ports must still accept each other's tokens
+      // (without it the token issuer is the constant "gatehouse", not each process's HOST:PORT).
       // The load balancer in front of both is this machine: X-Forwarded-For from loopback names the client.
       TRUST_PROXY: 'loopback',
       RATE_LIMIT_AUTH: `${AUTH_BUDGET}/minute`, LOCKOUT_THRESHOLD: '5', LOCKOUT_WINDOW_MINUTES: '15',

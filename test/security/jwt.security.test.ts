@@ -14,7 +14,8 @@ import type { TestApp } from '../helpers/app.js';
 import { authApp, bearer, decodeJwt, expectDeadRefresh, expectInvalidToken, form, me, refresh, register, registerAdmin, tokenFor } from '../helpers/auth.js';
 import { TEST_SECRET } from '../helpers/config.js';
 
-const ISSUER = 'http://127.0.0.1:8000';
+// Without PUBLIC_URL the tokens' issuer is the constant "gatehouse" (config.tokenIssuer).
+const ISSUER = 'gatehouse';
 type Claims = Record<string, unknown>;
 type SigningKey = Buffer | KeyObject;
 

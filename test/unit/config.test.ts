@@ -57,6 +57,12 @@ describe('defaults', () => {
     });
   });
 
+  it('token issuer: PUBLIC_URL when set, else the constant "gatehouse" whatever HOST and PORT say', () => {
+    expect(load({ PORT: '8001' }).config.tokenIssuer).toBe('gatehouse');
+    expect(load({ PORT: '8002', HOST: '0.0.0.0' }).config.tokenIssuer).toBe('gatehouse');
+    expect(load({ PUBLIC_URL: 'https://auth.example.com/' }).config.tokenIssuer).toBe('https://auth.example.com');
+  });
+
   it('is frozen', () => {
     const { config } = load({ SECRET_KEY: TEST_SECRET });
     expect(Object.isFrozen(config)).toBe(true);

@@ -1,0 +1,106 @@
+// The lockout's back-off on its own (src/limits/lockout.ts), on memory and Redis: 60 s, doubling per
+// further lockout inside the window, never more than MAX_LOCK_SECONDS; the lock time it reports is
+// what the store holds; a success clears both the failures and the lockout count.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HttpError } from '../../src/errors/http-error.js';
+import { FIRST_LOCK_SECONDS, Lockout, MAX_LOCK_SECONDS } from '../../src/limits/lockout.js';
+import { createRedis, type Redis } from '../../src/limits/redis-client.js';
+import { AuditLog } from '../../src/services/audit.js';
+import type { RequestContext } from '../../src/services/context.js';
+import { openSqlite, type TestStorage } from '../helpers/databases.js';
+import { dropPrefix, stateBackends, uniquePrefix, until } from '../helpers/redis.js';
+
+const ctx: RequestContext = { ip: '192.0.2.1', userAgent: 'unit', requestId: 'req-1', receivedAt: 0 };
+const silent = { info: () => undefined, warn: () => undefined };
+
+/** The Retry-After the lockout answers while locked, or undefined when not locked. */
+async function lockSeconds(lockout: Lockout, key: string): Promise<number | undefined> {
+  try {
+    await lockout.assertNotLocked(key);
+    return undefined;
+  } catch (err) {
+    expect(err).toBeInstanceOf(HttpError);
+    expect(err).toMatchObject({ code: 'ACCOUNT_LOCKED', status: 429 });
+    return Number((err as HttpError).headers['retry-after']);
+  }
+}
+
+for (const backend of stateBackends) {
+  describe.skipIf(!backend.available)(`lockout back-off on ${backend.name}`, () => {
+    const prefix = uniquePrefix('lku');
+    let storage: TestStorage;
+    let redis: Redis | undefined;
+    let audit: AuditLog;
+    beforeAll(async () => {
+      storage = await openSqlite();
+      audit = new AuditLog(storage.audit, silent, () => Date.now());
+      if (backend.name === 'redis') {
+        redis = createRedis(process.env.TEST_REDIS_URL!);
+        await until(async () => redis!.status, (s) => s === 'ready', 5000, 'redis ready');
+      }
+    });
+    afterAll(async () => {
+      if (redis) {
+        await dropPrefix(redis, prefix);
+        redis.disconnect();
+      }
+      await storage?.close();
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** Ends the current lock as time would: fake timers on memory; Redis expiring the key on Redis. */
+    async function expire(lockoutPrefix: string, key: string, seconds: number): Promise<void> {
+      if (!redis) {
+        vi.advanceTimersByTime(seconds * 1000 + 100);
+        return;
+      }
+      const lockKey = `${lockoutPrefix}lock:fail:${key}`;
+      const pttl = await redis.pttl(lockKey);
+      expect(pttl).toBeGreaterThan((seconds - 5) * 1000);
+      expect(pttl).toBeLessThanOrEqual(seconds * 1000);
+      await redis.pexpire(lockKey, 1);
+      await until(() => redis!.exists(lockKey), (n) => n === 0, 2000, 'lock key expired');
+    }
+
+    it(`doubles from ${FIRST_LOCK_SECONDS} s per lockout in the window and stops at ${MAX_LOCK_SECONDS} s`, async () => {
+      if (!redis) vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+      // A day-long window and a threshold of 1, so the cap is reachable inside one window.
+      const lockout = new Lockout({ threshold: 1, windowMinutes: 24 * 60, keyPrefix: `${prefix}cap:`, redis, audit });
+      const seen: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        expect(await lockSeconds(lockout, 'user:1')).toBeUndefined();
+        await lockout.recordFailure('user:1', 1, ctx);
+        const seconds = (await lockSeconds(lockout, 'user:1'))!;
+        seen.push(seconds);
+        await expire(`${prefix}cap:`, 'user:1', seconds);
+      }
+      expect(seen).toEqual([60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    });
+
+    it('a success clears the failures and the lockout count: the next lock is 60 s again', async () => {
+      if (!redis) vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+      const lockout = new Lockout({ threshold: 2, windowMinutes: 60, keyPrefix: `${prefix}reset:`, redis, audit });
+      for (const expected of [60, 120]) {
+        await lockout.recordFailure('user:2', 2, ctx);
+        expect(await lockSeconds(lockout, 'user:2')).toBeUndefined();
+        await lockout.recordFailure('user:2', 2, ctx);
+        expect(await lockSeconds(lockout, 'user:2')).toBe(expected);
+        await expire(`${prefix}reset:`, 'user:2', expected);
+      }
+      await lockout.recordSuccess('user:2');
+      await lockout.recordFailure('user:2', 2, ctx);
+      await lockout.recordFailure('user:2', 2, ctx);
+      expect(await lockSeconds(lockout, 'user:2')).toBe(60);
+    });
+
+    it('each lockout is audited with its length and number', async () => {
+      const lockout = new Lockout({ threshold: 1, windowMinutes: 60, keyPrefix: `${prefix}audit:`, redis, audit });
+      await lockout.recordFailure('user:77', 77, ctx);
+      const { events } = await audit.list({ limit: 10, offset: 0, userId: 77, action: 'lockout' });
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ action: 'lockout', userId: 77, ip: '192.0.2.1', userAgent: 'unit', requestId: 'req-1', outcome: 'blocked', details: { seconds: 60, lock_number: 1 } });
+    });
+  });
+}
