@@ -6,6 +6,7 @@ import type { DestinationStream } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/index.js';
 import { HttpError } from './errors/http-error.js';
+import { lazyChildLogger } from './logging/lazy-child.js';
 import { loggerOptions } from './logging/logger.js';
 import { clientAddress } from './plugins/client-address.js';
 import { contentTypes } from './plugins/content-types.js';
@@ -72,6 +73,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   const app = Fastify({
     logger: deps.logStream ? { ...loggerOptions(config.logLevel), stream: deps.logStream } : loggerOptions(config.logLevel),
     genReqId: requestIdFrom,
+    childLoggerFactory: lazyChildLogger,
     requestIdHeader: false,
     // One line per request, written by the request-log plugin instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),

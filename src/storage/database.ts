@@ -54,7 +54,7 @@ function openSqlite(url: string): DatabaseHandle {
   // Another process (a second instance, the CLI) may hold the write lock briefly.
   native.pragma('busy_timeout = 3000');
   native.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
   return {
     db,
     dialect: 'sqlite',
@@ -68,6 +68,30 @@ function openSqlite(url: string): DatabaseHandle {
     },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Kysely prepares every query afresh; preparing costs more than running a small query
+ * (docs/benchmarks.md). The repositories' SQL is a small fixed set, so each text is prepared once.
+ * Safe because Kysely runs statements to completion (`all`/`run`) on one connection in turn.
+ */
+function withStatementCache(native: SqliteDatabase.Database, limit = 500): SqliteDatabase.Database {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return new Proxy(native, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') return Reflect.get(target, property, receiver);
+      return (sql: string) => {
+        let statement = cache.get(sql);
+        if (!statement) {
+          statement = target.prepare(sql);
+          // Bounded: a query text built from varying input would otherwise grow the cache forever.
+          if (cache.size >= limit) cache.delete(cache.keys().next().value!);
+          cache.set(sql, statement);
+        }
+        return statement;
+      };
+    },
+  });
 }
 
 /**
