@@ -20,6 +20,9 @@ export function lazyChildLogger(parent: FastifyBaseLogger, bindings: Bindings, o
   const target = {} as FastifyBaseLogger;
   return new Proxy(target, {
     get(_target, property) {
+      if (real === undefined && property === 'child') {
+        return (...args: Parameters<FastifyBaseLogger['child']>) => materialise().child(...args);
+      }
       if (real === undefined && typeof property === 'string' && LOG_METHODS.has(property)) {
         return (...args: unknown[]) => {
           if (property !== 'silent' && !levelEnabled(parent, property)) return;

@@ -53,9 +53,12 @@ export const clientAddress = fp<ClientAddressOptions>(
   async (app, options) => {
     if (!options.trustProxy) throw new TypeError('clientAddress: option "trustProxy" is required');
     const trust = trustFunction(options.trustProxy);
+    const trustsNobody = options.trustProxy.kind === 'none';
     const ips = new WeakMap<object, string>();
     app.decorateRequest('clientIp', {
       getter() {
+        // Without trusted proxies the answer is the socket peer: no header to parse, nothing to cache.
+        if (trustsNobody) return this.raw.socket?.remoteAddress ? normalise(this.raw.socket.remoteAddress) : 'unknown';
         let ip = ips.get(this.raw);
         if (ip === undefined) {
           ip = clientIpOf(this.raw, trust);
