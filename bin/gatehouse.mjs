@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The gatehouse command: serve, migrate, create-admin. Runs the built code in dist/.
+// The gatehouse command: serve, migrate, create-admin, rotate-signing-key. Runs the start-up
+// bundle of dist/ (scripts/rolldown.config.mjs): one module to load instead of hundreds.
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/cli/index.js', import.meta.url);
+const entry = new URL('../dist/gatehouse.bundle.mjs', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('gatehouse: dist/ is missing; run `npm run build` (or `npm start`, which builds it)\n');
   process.exit(1);

@@ -1,11 +1,12 @@
-// Builds dist/ when it is missing or older than any source file, so `npm start` works on a fresh clone.
+// Builds dist/ (tsc) and the start-up bundle (rolldown) when they are missing or older than any
+// source file, so `npm start` and `npx gatehouse` work on a fresh clone.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const stamp = join(root, 'dist', 'cli', 'index.js');
+const stamp = join(root, 'dist', 'gatehouse.bundle.mjs');
 
 function newest(dir) {
   let latest = 0;
@@ -16,10 +17,13 @@ function newest(dir) {
   return latest;
 }
 
-const sources = Math.max(newest(join(root, 'src')), statSync(join(root, 'tsconfig.build.json')).mtimeMs);
+const inputs = [join(root, 'tsconfig.build.json'), join(root, 'scripts', 'rolldown.config.mjs'), join(root, 'package-lock.json')];
+const sources = Math.max(newest(join(root, 'src')), ...inputs.map((f) => statSync(f).mtimeMs));
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
   process.stderr.write('gatehouse: building dist/ …\n');
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const run = (script, args) => execFileSync(process.execPath, [join(root, 'node_modules', ...script), ...args], { stdio: 'inherit', cwd: root });
+  run(['typescript', 'bin', 'tsc'], ['-p', join(root, 'tsconfig.build.json')]);
+  run(['rolldown', 'bin', 'cli.mjs'], ['-c', join(root, 'scripts', 'rolldown.config.mjs')]);
   const now = new Date();
-  utimesSync(stamp, now, now); // tsc may leave unchanged outputs alone; the stamp must be newer than the sources
+  utimesSync(stamp, now, now); // the stamp must be newer than every source
 }

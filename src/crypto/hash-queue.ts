@@ -32,8 +32,13 @@ export interface HashQueue {
 
 /** The window the waiting line must drain within. */
 const DRAIN_WINDOW_MS = 1000;
-/** Weight of the newest run time in the moving average: follows load changes within a few dozen jobs. */
-const SMOOTHING = 0.2;
+/**
+ * Run times kept to estimate the cost of one hash. The estimate is their lower quartile, not their
+ * mean: a run's wall time also counts how long its completion waited for a busy event loop, which
+ * grows exactly when the server is flooded — following the mean would shorten the line under a
+ * flood, shed more, and keep the loop busier still (docs/benchmarks.md, login storm).
+ */
+const SAMPLES = 32;
 
 export function createHashQueue(options: HashQueueOptions): HashQueue {
   const { concurrency } = options;
@@ -44,21 +49,22 @@ export function createHashQueue(options: HashQueueOptions): HashQueue {
   if (fixedDepth !== undefined && (!Number.isSafeInteger(fixedDepth) || fixedDepth < 0)) {
     throw new TypeError('maxQueue must be a non-negative integer');
   }
-  let averageMs = options.estimateMs ?? 100;
-  if (!(averageMs > 0) || !Number.isFinite(averageMs)) throw new TypeError('estimateMs must be a positive number');
+  let estimateMs = options.estimateMs ?? 100;
+  if (!(estimateMs > 0) || !Number.isFinite(estimateMs)) throw new TypeError('estimateMs must be a positive number');
   const now = options.now ?? (() => performance.now());
 
   let active = 0;
-  let measured = false;
+  const samples: number[] = [];
   const line: (() => void)[] = [];
 
-  // How many jobs `concurrency` workers finish in DRAIN_WINDOW_MS at the average run time.
-  const depth = (): number => fixedDepth ?? Math.floor((concurrency * DRAIN_WINDOW_MS) / averageMs);
+  // How many jobs `concurrency` workers finish in DRAIN_WINDOW_MS at the estimated run time.
+  const depth = (): number => fixedDepth ?? Math.floor((concurrency * DRAIN_WINDOW_MS) / estimateMs);
 
   const record = (elapsedMs: number): void => {
-    const sample = Math.max(elapsedMs, 0.01);
-    averageMs = measured ? averageMs + SMOOTHING * (sample - averageMs) : sample;
-    measured = true;
+    samples.push(Math.max(elapsedMs, 0.01));
+    if (samples.length > SAMPLES) samples.shift();
+    const sorted = [...samples].sort((a, b) => a - b);
+    estimateMs = sorted[Math.floor((sorted.length - 1) / 4)]!;
   };
 
   const release = (): void => {

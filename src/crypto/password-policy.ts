@@ -1,5 +1,7 @@
 // The password policy: length in code points, the shipped common-password list, no username or email inside, optional composition.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 export interface PolicyOptions { readonly minLength: number; readonly compositionRules: boolean }
 export interface PasswordContext { readonly username?: string; readonly email?: string }
@@ -40,7 +42,7 @@ let commonPasswords: ReadonlySet<string> | undefined;
 export function commonPasswordList(): ReadonlySet<string> {
   if (!commonPasswords) {
     // Two levels up from src/crypto/ and from dist/crypto/ alike is the package root.
-    const text = readFileSync(new URL('../../data-files/common-passwords.txt', import.meta.url), 'utf8');
+    const text = readFileSync(join(PACKAGE_ROOT, 'data-files', 'common-passwords.txt'), 'utf8');
     commonPasswords = new Set(text.split('\n').map((line) => line.trim()).filter((line) => line.length > 0));
   }
   return commonPasswords;

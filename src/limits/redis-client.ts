@@ -1,7 +1,8 @@
 // The Redis connection for shared limits and revocations, configured to fail fast: no offline
 // queue (a command while disconnected errors at once instead of waiting), short timeouts, and
 // reconnection forever with a capped back-off so service resumes within seconds of Redis returning.
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import { ServiceUnavailableError } from '../errors/http-error.js';
 
 export type { Redis } from 'ioredis';
@@ -35,7 +36,9 @@ export function redisOptions(): RedisOptions {
 const HEARTBEAT_MS = 500;
 
 export function createRedis(url: string, options: RedisClientOptions = {}): Redis {
-  const client = new Redis(url, redisOptions());
+  // ioredis loads only when REDIS_URL is set: a single instance never pays for it at start-up.
+  const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  const client = new RedisClient(url, redisOptions());
   // Without a listener, ioredis would log every failed reconnect as an unhandled error event.
   client.on('error', (err: Error) => options.onError?.(err));
   watchLiveness(client);

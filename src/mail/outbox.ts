@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import nodemailer, { type Transporter } from 'nodemailer';
 import { composeMail } from './compose.js';
 import type { Mailer, MailMessage } from './index.js';
+import { lazyTransport } from './transport.js';
 
 export interface OutboxMailerOptions {
   readonly directory: string;
@@ -14,14 +14,14 @@ export interface OutboxMailerOptions {
 
 export class OutboxMailer implements Mailer {
   // nodemailer's stream transport composes the complete raw message without sending it.
-  private readonly transport: Transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
+  private readonly transport = lazyTransport({ streamTransport: true, buffer: true, newline: 'windows' });
 
   constructor(private readonly options: OutboxMailerOptions) {
     if (!options.directory) throw new TypeError('OutboxMailer: option "directory" is required');
   }
 
   async send(message: MailMessage): Promise<void> {
-    const info = await this.transport.sendMail(composeMail(this.options.from, message));
+    const info = await this.transport.get().sendMail(composeMail(this.options.from, message));
     await mkdir(this.options.directory, { recursive: true, mode: 0o700 });
     // Sortable by time, never colliding, never overwriting ('wx').
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(6).toString('hex')}.eml`;

@@ -1,8 +1,8 @@
 // Mail over SMTP (`SMTP_URL`: smtp:// with STARTTLS when offered, or smtps://), with timeouts short
 // enough that a dead server fails a send in seconds instead of holding it for minutes.
-import nodemailer, { type Transporter } from 'nodemailer';
 import { composeMail } from './compose.js';
 import type { Mailer, MailMessage } from './index.js';
+import { lazyTransport, type LazyTransport } from './transport.js';
 
 export interface SmtpMailerOptions {
   readonly url: string;
@@ -10,11 +10,11 @@ export interface SmtpMailerOptions {
 }
 
 export class SmtpMailer implements Mailer {
-  private readonly transport: Transporter;
+  private readonly transport: LazyTransport;
 
   constructor(private readonly options: SmtpMailerOptions) {
     if (!/^smtps?:\/\//.test(options.url)) throw new TypeError('SmtpMailer: option "url" must be an smtp:// or smtps:// URL');
-    this.transport = nodemailer.createTransport({
+    this.transport = lazyTransport({
       url: options.url,
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
@@ -23,7 +23,7 @@ export class SmtpMailer implements Mailer {
   }
 
   async send(message: MailMessage): Promise<void> {
-    await this.transport.sendMail(composeMail(this.options.from, message));
+    await this.transport.get().sendMail(composeMail(this.options.from, message));
   }
 
   async close(): Promise<void> {

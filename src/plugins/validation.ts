@@ -3,7 +3,8 @@
 // are coerced from text, as they arrive as text. Either way a string holding U+0000 is refused.
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
-import type { FastifyInstance } from 'fastify';
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
+import type { FastifyInstance, FastifySerializerCompiler } from 'fastify';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the function sits on either side.
 const addFormats = ((formats as unknown as { default?: unknown }).default ?? formats) as (ajv: Ajv) => Ajv;
@@ -75,8 +76,39 @@ function withNulCheck(validate: ValidateFunction): ValidateFunction {
   return Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
 }
 
+/**
+ * Compiles on first use. Compiling every route's schemas at start-up was about a third of the
+ * start-up time (docs/benchmarks.md: start-up < 1 s); each route now pays a few milliseconds on
+ * its first request instead. Every route is exercised by the test suite, so a schema that cannot
+ * compile still fails there, not in production.
+ */
+function lazyValidator(compile: () => ValidateFunction): ValidateFunction {
+  let real: ValidateFunction | undefined;
+  const lazy = function (this: unknown, data: unknown, context?: unknown) {
+    real ??= compile();
+    const ok = (real as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context);
+    lazy.errors = real.errors;
+    return ok;
+  } as ValidateFunction;
+  // Fastify passes parentData (so coercion may replace a root value) only to functions with schemaEnv.
+  return Object.assign(lazy, { schemaEnv: {} as ValidateFunction['schemaEnv'] });
+}
+
 export function installValidators(app: FastifyInstance): void {
-  const body = ajv({ coerceTypes: false });
-  const text = ajv({ coerceTypes: 'array' });
-  app.setValidatorCompiler(({ schema, httpPart }) => withNulCheck((httpPart === 'body' ? body : text).compile(schema)));
+  let body: Ajv | undefined;
+  let text: Ajv | undefined;
+  app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(() => {
+    const compiler = httpPart === 'body' ? (body ??= ajv({ coerceTypes: false })) : (text ??= ajv({ coerceTypes: 'array' }));
+    return withNulCheck(compiler.compile(schema));
+  }));
+  app.setSerializerCompiler(lazySerializerCompiler());
+}
+
+/** fast-json-stringify's compiler (Fastify's default), also deferred to each response schema's first use. */
+function lazySerializerCompiler(): FastifySerializerCompiler<object> {
+  const build = SerializerSelector()(undefined, undefined) as (route: { schema: object }) => (data: unknown) => string;
+  return (route) => {
+    let serialize: ((data: unknown) => string) | undefined;
+    return (data) => (serialize ??= build(route))(data);
+  };
 }

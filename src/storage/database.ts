@@ -2,13 +2,19 @@
 // with short timeouts so an outage becomes a quick 503, never a hang).
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+// Each driver loads only when its dialect is used: start-up stays short (docs/benchmarks.md).
+const require = createRequire(import.meta.url);
+const loadSqlite = (): typeof SqliteDatabase => require('better-sqlite3') as typeof SqliteDatabase;
+const loadPg = (): typeof pg => require('pg') as typeof pg;
 
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
@@ -46,7 +52,7 @@ export function openDatabase(url: string, options: OpenOptions = {}): DatabaseHa
 function openSqlite(url: string): DatabaseHandle {
   const file = sqliteFile(url);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const native = new SqliteDatabase(file);
+  const native = new (loadSqlite())(file);
   // The file holds password hashes and encrypted secrets: owner only (WAL/SHM files inherit the mode).
   if (file !== ':memory:') chmodSync(file, 0o600);
   native.pragma('journal_mode = WAL');
@@ -132,6 +138,7 @@ const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
 function openPostgres(url: string, options: OpenOptions): DatabaseHandle {
+  const pg = loadPg();
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,

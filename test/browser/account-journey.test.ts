@@ -2,9 +2,12 @@
 // validation shown inline), sign in, edit the profile, change the password, sign out — with no CSP
 // violation, no page error and no dialog on the way; and an open page kept signed in by its script.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
-import { newContext, PASSWORD, launchBrowser, serveApp, signIn, signUp, watchedPage, type ServedApp } from './harness.js';
+import { newContext, PASSWORD, launchBrowser, serveApp, signIn, signUp, watchedPage, type ServedApp, eventually } from './harness.js';
+
+// A real browser on a loaded two-core machine: steps wait on password hashing and page swaps.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 let browser: Browser;
 beforeAll(async () => {
@@ -31,8 +34,8 @@ describe('sign up → sign in → edit profile → change password → sign out'
     await page.getByLabel('Password').fill('password');
     await page.getByRole('button', { name: 'Create account' }).click();
     const email = page.getByLabel('Email');
-    await expect.poll(() => email.getAttribute('aria-invalid')).toBe('true');
-    await expect.poll(() => page.locator('#register-email-error').textContent()).toBe('Enter a valid email address.');
+    await eventually(() => email.getAttribute('aria-invalid')).toBe('true');
+    await eventually(() => page.locator('#register-email-error').textContent()).toBe('Enter a valid email address.');
     expect(await email.getAttribute('aria-describedby')).toBe('register-email-error');
     const password = page.getByLabel('Password');
     expect(await password.getAttribute('aria-invalid')).toBe('true');
@@ -41,17 +44,17 @@ describe('sign up → sign in → edit profile → change password → sign out'
     // What was typed stays (but never the password), and focus moved to the first field in error.
     expect(await page.getByLabel('Username').inputValue()).toBe('erin');
     expect(await password.inputValue()).toBe('');
-    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('register-email');
+    await eventually(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('register-email');
     expect(await s.app.gatehouse.storage.users.findByLogin('erin')).toBeUndefined();
 
     await signUp(page, s.origin, { username: 'erin' });
-    await expect.poll(() => page.getByRole('status').first().textContent()).toContain('Your account was created');
+    await eventually(() => page.getByRole('status').first().textContent()).toContain('Your account was created');
 
     // A wrong password names no field.
     await page.getByLabel('Username or email').fill('erin');
     await page.getByLabel('Password').fill('wrong password entirely');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toBe('Incorrect username or password');
+    await eventually(() => page.getByRole('alert').textContent()).toBe('Incorrect username or password');
     expect(await page.getByLabel('Password').getAttribute('aria-invalid')).toBeNull();
     expect(await page.getByLabel('Username or email').getAttribute('aria-invalid')).toBeNull();
 
@@ -62,12 +65,12 @@ describe('sign up → sign in → edit profile → change password → sign out'
     await page.getByLabel('Full name').fill('Erin Example');
     await page.getByLabel('Email').fill('erin.new@example.com');
     await page.getByRole('button', { name: 'Save profile' }).click();
-    await expect.poll(() => page.locator('#profile-current-password-error').textContent()).toBe('Enter your current password to change your email.');
+    await eventually(() => page.locator('#profile-current-password-error').textContent()).toBe('Enter your current password to change your email.');
     expect((await s.app.gatehouse.storage.users.findByLogin('erin'))!.email).toBe('erin@example.com');
     await page.getByLabel('Email').fill('erin.new@example.com');
     await page.getByLabel('Current password', { exact: true }).first().fill(PASSWORD);
     await page.getByRole('button', { name: 'Save profile' }).click();
-    await expect.poll(() => page.locator('#profile-form [role=status]').textContent()).toBe('Profile saved.');
+    await eventually(() => page.locator('#profile-form [role=status]').textContent()).toBe('Profile saved.');
     // The header followed the edit (an out-of-band swap), without a reload.
     expect(await page.locator('#nav-user').textContent()).toBe('Signed in as Erin Example');
     const stored = (await s.app.gatehouse.storage.users.findByLogin('erin'))!;
@@ -78,11 +81,11 @@ describe('sign up → sign in → edit profile → change password → sign out'
     await form.getByLabel('Current password').fill(PASSWORD);
     await form.getByLabel('New password').fill('short');
     await form.getByRole('button', { name: 'Change password' }).click();
-    await expect.poll(() => page.locator('#password-new-password-error').textContent()).toBe('Password must be at least 8 characters');
+    await eventually(() => page.locator('#password-new-password-error').textContent()).toBe('Password must be at least 8 characters');
     await form.getByLabel('Current password').fill(PASSWORD);
     await form.getByLabel('New password').fill(newPassword);
     await form.getByRole('button', { name: 'Change password' }).click();
-    await expect.poll(() => page.locator('#password-form [role=status]').textContent()).toContain('Password changed');
+    await eventually(() => page.locator('#password-form [role=status]').textContent()).toContain('Password changed');
 
     // Sign out is a plain form post; afterwards the account page sends us to sign in.
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
@@ -94,7 +97,7 @@ describe('sign up → sign in → edit profile → change password → sign out'
     await page.getByLabel('Username or email').fill('erin');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toBe('Incorrect username or password');
+    await eventually(() => page.getByRole('alert').textContent()).toBe('Incorrect username or password');
     await signIn(page, s.origin, 'erin.new@example.com', newPassword);
     await watch.expectClean();
     await context.close();
@@ -137,7 +140,7 @@ describe('an open page keeps its session alive', () => {
 
       // 50 s before expiry (server time), the page's timer is due: it refreshes with X-CSRF-Token.
       clock.advance((lifetime - 50) * 1000);
-      const refreshed = page.waitForResponse((r) => r.url() === `${s.origin}/api/v1/auth/refresh`, { timeout: 5000 });
+      const refreshed = page.waitForResponse((r) => r.url() === `${s.origin}/api/v1/auth/refresh`, { timeout: 15_000 });
       await page.clock.fastForward((lifetime - 50) * 1000);
       const response = await refreshed;
       expect(response.status()).toBe(200);
@@ -147,7 +150,7 @@ describe('an open page keeps its session alive', () => {
       clock.advance(100_000);
       await page.getByLabel('Full name').fill('Kim Kept');
       await page.getByRole('button', { name: 'Save profile' }).click();
-      await expect.poll(() => page.locator('#profile-form [role=status]').textContent()).toBe('Profile saved.');
+      await eventually(() => page.locator('#profile-form [role=status]').textContent()).toBe('Profile saved.');
       expect(page.url()).toBe(`${s.origin}/account`);
       expect((await s.app.gatehouse.storage.users.findByLogin('kim'))!.fullName).toBe('Kim Kept');
       await watch.expectClean();

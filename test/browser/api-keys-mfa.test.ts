@@ -2,14 +2,20 @@
 // works against the API until it is revoked there; two-factor sign-in set up from the QR page's key
 // then guards sign-in, and a recovery code turns it off again. No CSP violation on the way.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../../src/clock.js';
 import { totpCode } from '../helpers/mfa.js';
-import { launchBrowser, newContext, PASSWORD, serveApp, signIn, watchedPage, type ServedApp } from './harness.js';
+import { launchBrowser, newContext, PASSWORD, serveApp, signIn, watchedPage, type ServedApp, eventually } from './harness.js';
+
+// A real browser on a loaded two-core machine: steps wait on password hashing and page swaps.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 let browser: Browser;
 let s: ServedApp;
+// TOTP codes follow the server's clock: each step's code is accepted once, so the test moves time on.
+const clock = new FakeClock(Date.now());
 beforeAll(async () => {
-  [browser, s] = await Promise.all([launchBrowser(), serveApp()]);
+  [browser, s] = await Promise.all([launchBrowser(), serveApp({ clock })]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -28,22 +34,22 @@ describe('API keys page', () => {
     await page.getByLabel('Name', { exact: true }).fill('deploys');
     await page.getByRole('checkbox', { name: /profile:read/ }).uncheck();
     await page.getByRole('button', { name: 'Create key' }).click();
-    await expect.poll(() => page.locator('#api-key-scopes-error').textContent()).toBe('Choose at least one scope.');
+    await eventually(() => page.locator('#api-key-scopes-error').textContent()).toBe('Choose at least one scope.');
 
     await page.getByRole('checkbox', { name: /profile:write/ }).check();
     await page.getByRole('checkbox', { name: /profile:read/ }).check();
     await page.getByRole('button', { name: 'Create key' }).click();
     const shown = page.getByLabel('Your new key');
-    await expect.poll(() => shown.count()).toBe(1);
+    await eventually(() => shown.count()).toBe(1);
     const key = await shown.inputValue();
     expect((await s.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { 'x-api-key': key } })).statusCode).toBe(200);
     // The list (swapped out of band) shows the prefix only; a reload never shows the key again.
-    await expect.poll(() => page.locator('#api-keys tbody tr').count()).toBe(1);
+    await eventually(() => page.locator('#api-keys tbody tr').count()).toBe(1);
     await page.reload();
     expect(await page.content()).not.toContain(key);
 
     await page.getByRole('button', { name: 'Revoke deploys' }).click();
-    await expect.poll(() => page.locator('#api-keys [role=status]').textContent()).toBe('The key was revoked.');
+    await eventually(() => page.locator('#api-keys [role=status]').textContent()).toBe('The key was revoked.');
     expect((await s.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { 'x-api-key': key } })).statusCode).toBe(401);
     await watch.expectClean();
     await context.close();
@@ -58,16 +64,16 @@ describe('two-factor page', () => {
     await signIn(page, s.origin, 'tess', PASSWORD, '/account/mfa');
     expect(await page.getByRole('heading', { level: 2 }).textContent()).toBe('Two-factor sign-in is off');
     await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
-    await expect.poll(() => page.locator('.qr svg').count()).toBe(1);
+    await eventually(() => page.locator('.qr svg').count()).toBe(1);
     const secret = (await page.locator('code.secret').textContent())!.replace(/\s/g, '');
 
     await page.getByLabel('Code from your app').fill('000000');
     await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
-    await expect.poll(() => page.locator('#mfa-enable-code-error').textContent()).toContain('Invalid two-factor code');
+    await eventually(() => page.locator('#mfa-enable-code-error').textContent()).toContain('Invalid two-factor code');
     expect(await page.locator('.qr svg').count()).toBe(1);
-    await page.getByLabel('Code from your app').fill(totpCode(secret, Date.now()));
+    await page.getByLabel('Code from your app').fill(totpCode(secret, clock.now()));
     await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
-    await expect.poll(() => page.locator('.codes li').count()).toBe(10);
+    await eventually(() => page.locator('.codes li').count()).toBe(10);
     const recovery = (await page.locator('.codes li').first().textContent())!;
     expect((await s.app.gatehouse.storage.users.findByLogin('tess'))!.mfaEnabled).toBe(true);
 
@@ -77,7 +83,7 @@ describe('two-factor page', () => {
     await page.getByLabel('Username or email').fill('tess');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toBe('A valid two-factor code is required');
+    await eventually(() => page.getByRole('alert').textContent()).toBe('A valid two-factor code is required');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByLabel('Two-factor code').fill(recovery);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -88,12 +94,14 @@ describe('two-factor page', () => {
     await page.getByLabel('Code or recovery code').fill(recovery);
     await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
     // The recovery code was used at sign-in: it is spent, and the refusal names neither field.
-    await expect.poll(() => page.locator('#mfa [role=alert]').textContent()).toBe('Incorrect password or two-factor code');
-    const second = totpCode(secret, Date.now());
+    await eventually(() => page.locator('#mfa [role=alert]').textContent()).toBe('Incorrect password or two-factor code');
+    // The code that turned MFA on was spent on that step; the next step's code is fresh.
+    clock.advance(30_000);
+    const second = totpCode(secret, clock.now());
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByLabel('Code or recovery code').fill(second);
     await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
-    await expect.poll(() => page.getByRole('heading', { level: 2 }).textContent()).toBe('Two-factor sign-in is off');
+    await eventually(() => page.getByRole('heading', { level: 2 }).textContent()).toBe('Two-factor sign-in is off');
     expect((await s.app.gatehouse.storage.users.findByLogin('tess'))!.mfaEnabled).toBe(false);
     await watch.expectClean();
     await context.close();

@@ -110,3 +110,19 @@ export async function signIn(page: Page, origin: string, username: string, passw
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${origin}${next}`);
 }
+
+/**
+ * `expect.poll` with room for a loaded machine: vitest's default gives up after one second, less
+ * than a password hash and a page swap can take while the whole suite runs on two cores.
+ */
+export function eventually<T>(probe: () => T | Promise<T>): Eventually {
+  return expect.poll(probe, { timeout: 15_000, interval: 50 }) as unknown as Eventually;
+}
+
+/** The matchers the browser tests poll with (vitest's own poll type cannot be named in a declaration). */
+export interface Eventually {
+  toBe(expected: unknown): Promise<void>;
+  toEqual(expected: unknown): Promise<void>;
+  toContain(expected: unknown): Promise<void>;
+  toBeGreaterThan(expected: number): Promise<void>;
+}

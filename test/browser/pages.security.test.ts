@@ -2,8 +2,11 @@
 // is refused and changes nothing (profile, sign-in, sign-out); markup typed into a name or sent as
 // a user agent shows as text everywhere and never runs; and no page breaks its own CSP.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, newContext, PASSWORD, serveApp, serveHtml, signIn, watchedPage, type ServedApp } from './harness.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { launchBrowser, newContext, PASSWORD, serveApp, serveHtml, signIn, watchedPage, type ServedApp, eventually } from './harness.js';
+
+// A real browser on a loaded two-core machine: steps wait on password hashing and page swaps.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const XSS_NAME = '<img src=x onerror=alert(1)>';
 const XSS_AGENT = 'Mozilla/5.0 <script>alert(2)</script><svg onload=alert(3)>';
@@ -30,9 +33,9 @@ describe('the watcher itself', () => {
       const { page, watch } = await watchedPage(context);
       await page.goto(evil.origin);
       await page.goto(loud.origin);
-      await expect.poll(() => watch.violations.length).toBeGreaterThan(0);
-      await expect.poll(() => watch.dialogs).toEqual(['alert: hi']);
-      await expect.poll(() => watch.pageErrors).toEqual(['boom']);
+      await eventually(() => watch.violations.length).toBeGreaterThan(0);
+      await eventually(() => watch.dialogs).toEqual(['alert: hi']);
+      await eventually(() => watch.pageErrors).toEqual(['boom']);
       await expect(watch.expectClean()).rejects.toThrow();
       await context.close();
     } finally {
@@ -100,7 +103,7 @@ describe('markup from users is text on every page', () => {
     await signIn(page, s.origin, 'xena');
     await page.getByLabel('Full name').fill(XSS_NAME);
     await page.getByRole('button', { name: 'Save profile' }).click();
-    await expect.poll(() => page.locator('#nav-user strong').textContent()).toBe(XSS_NAME);
+    await eventually(() => page.locator('#nav-user strong').textContent()).toBe(XSS_NAME);
     expect((await user('xena'))!.fullName).toBe(XSS_NAME);
     await page.reload();
     expect(await page.locator('#nav-user strong').textContent()).toBe(XSS_NAME);
@@ -134,10 +137,10 @@ describe('no page breaks its CSP', () => {
     const response = await page.goto(`${s.origin}/register`);
     expect(response!.headers()['content-security-policy']).toMatch(/script-src 'nonce-[A-Za-z0-9+/=]{22,}' 'strict-dynamic'/);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await expect.poll(() => page.locator('[aria-invalid="true"]').count()).toBe(3);
+    await eventually(() => page.locator('[aria-invalid="true"]').count()).toBe(3);
     await page.goto(`${s.origin}/login`);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').count()).toBe(1);
+    await eventually(() => page.getByRole('alert').count()).toBe(1);
     // A signed-in non-admin gets the HTML error page: the catalogue's words and the request id.
     await s.app.gatehouse.users.register({ username: 'plain', email: 'plain@example.com', password: PASSWORD });
     await signIn(page, s.origin, 'plain');
@@ -153,19 +156,19 @@ describe('no page breaks its CSP', () => {
     const { total } = await s.app.gatehouse.users.list({ limit: 1, offset: 0 });
     await page.getByRole('link', { name: 'Next' }).click();
     await page.waitForURL(`${s.origin}/admin?offset=20`);
-    await expect.poll(() => page.locator('#users tbody tr').count()).toBe(total - 20);
+    await eventually(() => page.locator('#users tbody tr').count()).toBe(total - 20);
     await page.getByRole('link', { name: 'Previous' }).click();
     await page.waitForURL(`${s.origin}/admin`);
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByLabel('User ID').fill('abc');
     await page.getByRole('button', { name: 'Filter' }).click();
-    await expect.poll(() => page.locator('#audit [role=alert]').textContent()).toContain('User ID must be a number');
+    await eventually(() => page.locator('#audit [role=alert]').textContent()).toContain('User ID must be a number');
     await page.getByRole('link', { name: 'Account' }).click();
     await page.waitForURL(`${s.origin}/account`);
     // The last-admin rule refuses through the flash region (htmx) without leaving the page.
     await page.goto(`${s.origin}/admin?q=boss`);
     await page.getByRole('button', { name: 'Make user boss' }).click();
-    await expect.poll(() => page.locator('#flash [role=alert]').textContent()).toContain('The last active administrator cannot be demoted');
+    await eventually(() => page.locator('#flash [role=alert]').textContent()).toContain('The last active administrator cannot be demoted');
     expect(await page.locator('#flash [role=alert]').textContent()).toMatch(/Request ID: \S+/);
     await watch.expectClean();
     await context.close();
