@@ -14,7 +14,7 @@
 //               { ratioOf: '<scenario or probe>', min }   this scenario's rate ÷ the other's rate ≥ min
 //               { metric: 'companion.latencyP99', max, unit, label }   a measured value ≤ max
 import { argon2Rate, ARGON2_OPTIONS } from './argon2-rate.mjs';
-import { passwordGrantBody, passwordToken, registerUser, requireEndpoint, responseHeaders } from './setup.mjs';
+import { apiKeyFor, passwordGrantBody, passwordToken, registerUser, requireEndpoint, responseHeaders } from './setup.mjs';
 
 export const probes = {
   argon2: {
@@ -57,6 +57,46 @@ export const scenarios = [
       const user = await registerUser(server);
       const token = await passwordToken(server, user);
       const headers = { authorization: `Bearer ${token}` };
+      await requireEndpoint(server, 'GET', '/api/v1/users/me', 200, headers);
+      return { request: { headers } };
+    },
+    budget: { ratioOf: 'bare', min: 0.6 },
+  },
+  {
+    name: 'users-me-api-key',
+    title: 'GET /api/v1/users/me with `X-API-Key` (prefix lookup joined with the owner, HMAC check, scopes)',
+    server: 'gatehouse',
+    section: 'stack',
+    request: { method: 'GET', path: '/api/v1/users/me' },
+    async setup(server) {
+      const headers = { 'x-api-key': await apiKeyFor(server, await registerUser(server)) };
+      await requireEndpoint(server, 'GET', '/api/v1/users/me', 200, headers);
+      return { request: { headers } };
+    },
+    budget: { ratioOf: 'bare', min: 0.6 },
+  },
+  {
+    name: 'users-me-bearer-redis',
+    title: 'GET /api/v1/users/me with `Authorization: Bearer`, rate limits and revocations in Redis',
+    server: 'gatehouse-redis',
+    section: 'stack',
+    request: { method: 'GET', path: '/api/v1/users/me' },
+    async setup(server) {
+      const token = await passwordToken(server, await registerUser(server));
+      const headers = { authorization: `Bearer ${token}` };
+      await requireEndpoint(server, 'GET', '/api/v1/users/me', 200, headers);
+      return { request: { headers } };
+    },
+    budget: { ratioOf: 'bare', min: 0.6 },
+  },
+  {
+    name: 'users-me-api-key-redis',
+    title: 'GET /api/v1/users/me with `X-API-Key`, rate limits and revocations in Redis',
+    server: 'gatehouse-redis',
+    section: 'stack',
+    request: { method: 'GET', path: '/api/v1/users/me' },
+    async setup(server) {
+      const headers = { 'x-api-key': await apiKeyFor(server, await registerUser(server)) };
       await requireEndpoint(server, 'GET', '/api/v1/users/me', 200, headers);
       return { request: { headers } };
     },

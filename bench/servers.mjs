@@ -37,6 +37,11 @@ export const servers = {
   'gatehouse-login': gatehouse('Gatehouse `serve` with RATE_LIMIT_AUTH and LOCKOUT_THRESHOLD raised', {
     RATE_LIMIT_AUTH: UNLIMITED, LOCKOUT_THRESHOLD: '1000',
   }),
+  // Shared state in Redis: rate limits and revocations go through it (REDIS_URL, or BENCH_REDIS_URL, default local).
+  'gatehouse-redis': gatehouse('Gatehouse `serve`, embedded SQLite, REDIS_URL set (limits and revocations in Redis)', {
+    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: `bench-${process.pid}-${Date.now()}:`,
+  }),
   helmet: {
     title: 'bare Fastify + @fastify/helmet (static CSP)',
     args: [join(ROOT, 'bench', 'headers-server.mjs'), 'helmet'],

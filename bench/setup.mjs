@@ -75,3 +75,13 @@ export async function responseHeaders(server, path) {
   const res = await call(server, 'GET', path);
   return Object.fromEntries([...res.headers].filter(([name]) => !['date', 'connection', 'keep-alive', 'content-length', 'content-type'].includes(name)));
 }
+
+/** A `profile:read` API key of this user, made through `POST /api/v1/api-keys` with a bearer token. */
+export async function apiKeyFor(server, user) {
+  const token = await passwordToken(server, user);
+  const res = await call(server, 'POST', '/api/v1/api-keys', {
+    json: { name: 'bench', scopes: ['profile:read'] },
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return expect(res, 201, 'POST /api/v1/api-keys').key;
+}

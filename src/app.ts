@@ -7,7 +7,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/index.js';
 import { HttpError } from './errors/http-error.js';
 import { lazyChildLogger } from './logging/lazy-child.js';
-import { loggerOptions } from './logging/logger.js';
+import { loggerOptions, stdoutLog } from './logging/logger.js';
 import { clientAddress } from './plugins/client-address.js';
 import { contentTypes } from './plugins/content-types.js';
 import { cors } from './plugins/cors.js';
@@ -71,7 +71,7 @@ export type GatehouseApp = FastifyInstance;
 export async function buildApp(config: Config, deps: AppDependencies = {}): Promise<GatehouseApp> {
   const clock = deps.clock ?? systemClock;
   const app = Fastify({
-    logger: deps.logStream ? { ...loggerOptions(config.logLevel), stream: deps.logStream } : loggerOptions(config.logLevel),
+    logger: { ...loggerOptions(config.logLevel), stream: deps.logStream ?? stdoutLog() },
     genReqId: requestIdFrom,
     childLoggerFactory: lazyChildLogger,
     requestIdHeader: false,

@@ -94,8 +94,9 @@ export class AccessTokens {
   /** Returns the claims of a valid access token, or throws TokenRejected. */
   verify(token: string): AccessClaims {
     if (token.length > 4096 || !JWT_SHAPE.test(token)) throw new TokenRejected('not a JWT');
-    const header = headerOf(token);
     // The header may name a key id, never a key: jku, jwk, x5u and x5c are not read (RFC 8725 §3.10).
+    // HS256 has one key, so its header is not even parsed here (the verifier checks `alg`).
+    const header = this.options.keys.algorithm === 'HS256' ? {} : headerOf(token);
     const kid = typeof header.kid === 'string' ? header.kid : undefined;
     const verifier = this.verifierFor(kid);
     let payload: Record<string, unknown>;

@@ -22,7 +22,11 @@ export interface RateLimitOptions {
   readonly keyOf?: (request: FastifyRequest) => string;
 }
 
+/** A dotted quad already in canonical form (no leading zeros): the common case needs no parsing. */
+const CANONICAL_IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 export function clientKey(ip: string): string {
+  if (CANONICAL_IPV4.test(ip)) return ip;
   let address: ipaddr.IPv4 | ipaddr.IPv6;
   try {
     address = ipaddr.parse(ip);
@@ -43,17 +47,20 @@ export const rateLimit = fp<RateLimitOptions>(
     if (!options.groups?.[defaultGroup]) throw new TypeError(`rateLimit: option "groups" must include the default group "${defaultGroup}"`);
     const keyOf = options.keyOf ?? ((request: FastifyRequest) => clientKey(request.clientIp));
 
-    app.addHook('onRequest', async (request, reply) => {
+    // Callback style: an exempt route (a health probe) costs no promise at all.
+    app.addHook('onRequest', (request, reply, done) => {
       const group = request.routeOptions.config?.rateLimit ?? defaultGroup;
-      if (group === false) return;
+      if (group === false) return done();
       const limiter = options.groups[group];
-      if (!limiter) throw new TypeError(`rateLimit: route ${request.routeOptions.url} names unknown group "${group}"`);
-      const decision = await consume(limiter, keyOf(request));
-      const headers = limitHeaders(decision);
-      if (!decision.allowed) {
-        throw new HttpError('RATE_LIMITED', { headers: { ...headers, 'retry-after': String(decision.resetSeconds) } });
-      }
-      reply.headers(headers);
+      if (!limiter) return done(new TypeError(`rateLimit: route ${request.routeOptions.url} names unknown group "${group}"`));
+      consume(limiter, keyOf(request)).then((decision) => {
+        const headers = limitHeaders(decision);
+        if (!decision.allowed) {
+          return done(new HttpError('RATE_LIMITED', { headers: { ...headers, 'retry-after': String(decision.resetSeconds) } }));
+        }
+        reply.headers(headers);
+        done();
+      }, done);
     });
   },
   { name: 'gatehouse-rate-limit', fastify: '5.x', dependencies: ['gatehouse-client-address'] },

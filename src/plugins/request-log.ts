@@ -10,8 +10,13 @@ export const requestLog = fp(
     // URL's credentials are already redacted (redactUrl); running pino's path redaction over it on
     // every request cost more than the rest of the line (docs/benchmarks.md), so this one logger skips it.
     const lines = app.log.child({}, { redact: [] } as never);
+    const levels = (app.log as unknown as { levels: { values: Record<string, number> } }).levels.values;
+    const INFO = levels.info ?? 30;
     app.addHook('onResponse', (request, reply, done) => {
-      if (levelEnabled(app.log, 'info')) {
+      // A route's own logLevel (e.g. 'warn' on the health probes) silences its request lines too.
+      const routeLevel = request.routeOptions.logLevel;
+      const quietRoute = routeLevel !== undefined && (levels[routeLevel] ?? 0) > INFO;
+      if (!quietRoute && levelEnabled(app.log, 'info')) {
         lines.info({ reqId: request.id, req: request, res: { statusCode: reply.statusCode }, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
       }
       done();

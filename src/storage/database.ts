@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type CompiledQuery, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { Database } from './schema.js';
@@ -16,9 +16,18 @@ const require = createRequire(import.meta.url);
 const loadSqlite = (): typeof SqliteDatabase => require('better-sqlite3') as typeof SqliteDatabase;
 const loadPg = (): typeof pg => require('pg') as typeof pg;
 
+/** Runs an already-compiled read with new parameters and returns its rows. */
+export type CompiledReader = <R>(query: CompiledQuery<R>, parameters: readonly unknown[]) => Promise<R[]>;
+
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /**
+   * The hot reads (one per authenticated request). SQLite: straight on the cached native statement,
+   * skipping the async driver layers that cost more than the query itself (docs/benchmarks.md);
+   * PostgreSQL: through Kysely. Outside transactions only.
+   */
+  readonly readCompiled: CompiledReader;
   /** Resolves when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -60,10 +69,14 @@ function openSqlite(url: string): DatabaseHandle {
   // Another process (a second instance, the CLI) may hold the write lock briefly.
   native.pragma('busy_timeout = 3000');
   native.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
+  const statements = withStatementCache(native);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  const readCompiled: CompiledReader = async <R>(query: CompiledQuery<R>, parameters: readonly unknown[]) =>
+    statements.prepare(query.sql).all(...parameters) as R[];
   return {
     db,
     dialect: 'sqlite',
+    readCompiled,
     async ping() {
       try {
         native.prepare('select 1').get();
@@ -161,6 +174,7 @@ function openPostgres(url: string, options: OpenOptions): DatabaseHandle {
   return {
     db,
     dialect: 'postgres',
+    readCompiled: async (query, parameters) => (await db.executeQuery({ ...query, parameters })).rows as never,
     async ping(timeoutMs = 1500) {
       let timer: NodeJS.Timeout | undefined;
       try {

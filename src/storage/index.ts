@@ -1,7 +1,7 @@
 // Storage: one handle over the database and every repository, plus transactions that give
 // repositories bound to the transaction. Nothing above this folder writes SQL.
 import type { Kysely } from 'kysely';
-import { openDatabase, type DatabaseHandle, type OpenOptions } from './database.js';
+import { openDatabase, type CompiledReader, type DatabaseHandle, type OpenOptions } from './database.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
 import { ApiKeysRepository } from './repositories/api-keys.js';
@@ -22,9 +22,10 @@ export interface Repositories {
   readonly identities: ExternalIdentitiesRepository;
 }
 
-export function repositories(db: Kysely<Database>): Repositories {
+/** `read` is the handle's compiled-read fast path; absent inside transactions, which must use their own connection. */
+export function repositories(db: Kysely<Database>, read?: CompiledReader): Repositories {
   return {
-    users: new UsersRepository(db),
+    users: new UsersRepository(db, read),
     sessions: new SessionsRepository(db),
     apiKeys: new ApiKeysRepository(db),
     audit: new AuditRepository(db),
@@ -46,7 +47,7 @@ export interface Storage extends Repositories {
 export function createStorage(handle: DatabaseHandle): Storage {
   return {
     handle,
-    ...repositories(handle.db),
+    ...repositories(handle.db, handle.readCompiled),
     transaction: (work) => handle.db.transaction().execute((trx) => work(repositories(trx))),
     ping: (timeoutMs) => handle.ping(timeoutMs),
     close: () => handle.close(),
