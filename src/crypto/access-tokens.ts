@@ -64,9 +64,13 @@ function headerOf(token: string): { alg?: unknown; kid?: unknown } {
 /** At most one key reload per this interval, however many unknown kids arrive (no reload storm). */
 const RELOAD_INTERVAL_MS = 5000;
 
+/** Verified tokens remembered (oldest forgotten first): a few megabytes at most (tokens are ≤ 4 KiB). */
+const VERIFIED_CACHE_SIZE = 2000;
+
 export class AccessTokens {
   /** Weakly held: keys dropped by a reload take their verifiers with them. */
   private verifiers = new WeakMap<object, VerifierSync>();
+  private readonly verified = new Map<string, Record<string, unknown>>();
   private reloading: Promise<void> | undefined;
   private lastReload = 0;
 
@@ -93,6 +97,10 @@ export class AccessTokens {
 
   /** Returns the claims of a valid access token, or throws TokenRejected. */
   verify(token: string): AccessClaims {
+    // A client sends the same token many times: its verified payload is remembered under the exact
+    // token text (no hash that could collide), and only the time checks run again.
+    const known = this.verified.get(token);
+    if (known) return this.checkClaims(known);
     if (token.length > 4096 || !JWT_SHAPE.test(token)) throw new TokenRejected('not a JWT');
     // The header may name a key id, never a key: jku, jwk, x5u and x5c are not read (RFC 8725 §3.10).
     // HS256 has one key, so its header is not even parsed here (the verifier checks `alg`).
@@ -105,7 +113,10 @@ export class AccessTokens {
     } catch (err) {
       throw new TokenRejected(`signature or claims: ${(err as { code?: string }).code ?? 'invalid'}`);
     }
-    return this.checkClaims(payload);
+    const claims = this.checkClaims(payload);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, payload);
+    return claims;
   }
 
   /**
@@ -147,8 +158,8 @@ export class AccessTokens {
       // Time is checked below against the injected clock; the library checks signature and claims.
       ignoreExpiration: true,
       ignoreNotBefore: true,
-      cache: 10_000,
-      cacheTTL: this.options.ttlSeconds * 1000,
+      // Verified tokens are remembered above, by their exact text; a second (hashing) cache adds cost only.
+      cache: false,
     });
     this.verifiers.set(key, verifier);
     return verifier;
@@ -157,6 +168,7 @@ export class AccessTokens {
   /** Forgets per-key verifiers (after a key reload or rotation). */
   resetVerifiers(): void {
     this.verifiers = new WeakMap();
+    this.verified.clear();
   }
 
   private checkClaims(p: Record<string, unknown>): AccessClaims {

@@ -27,7 +27,7 @@ export function repositories(db: Kysely<Database>, read?: CompiledReader): Repos
   return {
     users: new UsersRepository(db, read),
     sessions: new SessionsRepository(db),
-    apiKeys: new ApiKeysRepository(db),
+    apiKeys: new ApiKeysRepository(db, read),
     audit: new AuditRepository(db),
     passwordResets: new PasswordResetRepository(db),
     recoveryCodes: new RecoveryCodesRepository(db),

@@ -1,7 +1,9 @@
 // API keys: the only SQL for api_keys. Secrets are stored as keyed hashes, never in clear.
 import type { Kysely } from 'kysely';
 import type { ApiKeyRow, Database } from '../schema.js';
+import type { CompiledReader } from '../database.js';
 import { asUniqueViolation } from '../errors.js';
+import { PreparedRead } from './prepared.js';
 
 export interface ApiKey {
   readonly id: string;
@@ -32,7 +34,12 @@ function toApiKey(row: ApiKeyRow): ApiKey {
 }
 
 export class ApiKeysRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly read?: CompiledReader) {}
+
+  /** Every API-key request runs this read (docs/benchmarks.md). */
+  private readonly byPrefixWithOwner = new PreparedRead(() => this.db.selectFrom('api_keys').innerJoin('users', 'users.id', 'api_keys.user_id')
+    .selectAll('api_keys').select(['users.role as owner_role', 'users.is_active as owner_is_active'])
+    .where('api_keys.prefix', '=', ''));
 
   async create(key: Omit<ApiKey, 'lastUsedAt' | 'revokedAt'>): Promise<ApiKey> {
     try {
@@ -59,9 +66,7 @@ export class ApiKeysRepository {
 
   /** The key and its owner's role and activity in one query: API-key authentication reads nothing else. */
   async findByPrefixWithOwner(prefix: string): Promise<{ key: ApiKey; owner: { role: string; isActive: boolean } } | undefined> {
-    const row = await this.db.selectFrom('api_keys').innerJoin('users', 'users.id', 'api_keys.user_id')
-      .selectAll('api_keys').select(['users.role as owner_role', 'users.is_active as owner_is_active'])
-      .where('api_keys.prefix', '=', prefix).executeTakeFirst();
+    const [row] = await this.byPrefixWithOwner.rows(this.db, this.read, [prefix]);
     if (!row) return undefined;
     const { owner_role, owner_is_active, ...key } = row;
     return { key: toApiKey(key), owner: { role: owner_role, isActive: Number(owner_is_active) === 1 } };

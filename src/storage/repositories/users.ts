@@ -1,8 +1,9 @@
 // Users: the only SQL that reads or writes the users table.
-import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { CompiledReader } from '../database.js';
 import type { Database, UserRow } from '../schema.js';
 import { asUniqueViolation } from '../errors.js';
+import { PreparedRead } from './prepared.js';
 
 export type Role = 'user' | 'admin';
 export const ROLES: readonly Role[] = ['user', 'admin'];
@@ -98,13 +99,12 @@ export class UsersRepository {
     }
   }
 
-  /** Built and compiled once: this read runs on every authenticated request (docs/benchmarks.md). */
-  private byId: CompiledQuery<UserRow> | undefined;
+  /** This read runs on every authenticated request (docs/benchmarks.md). */
+  private readonly byId = new PreparedRead(() => this.db.selectFrom('users').selectAll().where('id', '=', 0));
 
   async findById(id: number): Promise<User | undefined> {
-    this.byId ??= this.db.selectFrom('users').selectAll().where('id', '=', 0).compile();
-    const rows = this.read ? await this.read(this.byId, [id]) : (await this.db.executeQuery<UserRow>({ ...this.byId, parameters: [id] })).rows;
-    return rows[0] && toUser(rows[0]);
+    const [row] = await this.byId.rows(this.db, this.read, [id]);
+    return row && toUser(row);
   }
 
   /** By username, or by email when the identifier contains "@"; case-insensitive either way. */
