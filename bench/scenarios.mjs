@@ -31,6 +31,26 @@ export const probes = {
   },
 };
 
+/** The authenticated-request budget (≥ 60 % of bare), with a bearer token or an API key as the credential. */
+function usersMe(name, server, credential, title) {
+  return {
+    name,
+    title,
+    server,
+    section: 'stack',
+    request: { method: 'GET', path: '/api/v1/users/me' },
+    async setup(target) {
+      const user = await registerUser(target);
+      const headers = credential === 'api-key'
+        ? { 'x-api-key': await apiKeyFor(target, user) }
+        : { authorization: `Bearer ${await passwordToken(target, user)}` };
+      await requireEndpoint(target, 'GET', '/api/v1/users/me', 200, headers);
+      return { request: { headers } };
+    },
+    budget: { ratioOf: 'bare', min: 0.6 },
+  };
+}
+
 export const scenarios = [
   {
     name: 'bare',
@@ -47,61 +67,14 @@ export const scenarios = [
     request: { method: 'GET', path: '/healthz' },
     budget: { ratioOf: 'bare', min: 0.7 },
   },
-  {
-    name: 'users-me-bearer',
-    title: 'GET /api/v1/users/me with `Authorization: Bearer` (JWT verify, revocation check, user read from SQLite)',
-    server: 'gatehouse',
-    section: 'stack',
-    request: { method: 'GET', path: '/api/v1/users/me' },
-    async setup(server) {
-      const user = await registerUser(server);
-      const token = await passwordToken(server, user);
-      const headers = { authorization: `Bearer ${token}` };
-      await requireEndpoint(server, 'GET', '/api/v1/users/me', 200, headers);
-      return { request: { headers } };
-    },
-    budget: { ratioOf: 'bare', min: 0.6 },
-  },
-  {
-    name: 'users-me-api-key',
-    title: 'GET /api/v1/users/me with `X-API-Key` (prefix lookup joined with the owner, HMAC check, scopes)',
-    server: 'gatehouse',
-    section: 'stack',
-    request: { method: 'GET', path: '/api/v1/users/me' },
-    async setup(server) {
-      const headers = { 'x-api-key': await apiKeyFor(server, await registerUser(server)) };
-      await requireEndpoint(server, 'GET', '/api/v1/users/me', 200, headers);
-      return { request: { headers } };
-    },
-    budget: { ratioOf: 'bare', min: 0.6 },
-  },
-  {
-    name: 'users-me-bearer-redis',
-    title: 'GET /api/v1/users/me with `Authorization: Bearer`, rate limits and revocations in Redis',
-    server: 'gatehouse-redis',
-    section: 'stack',
-    request: { method: 'GET', path: '/api/v1/users/me' },
-    async setup(server) {
-      const token = await passwordToken(server, await registerUser(server));
-      const headers = { authorization: `Bearer ${token}` };
-      await requireEndpoint(server, 'GET', '/api/v1/users/me', 200, headers);
-      return { request: { headers } };
-    },
-    budget: { ratioOf: 'bare', min: 0.6 },
-  },
-  {
-    name: 'users-me-api-key-redis',
-    title: 'GET /api/v1/users/me with `X-API-Key`, rate limits and revocations in Redis',
-    server: 'gatehouse-redis',
-    section: 'stack',
-    request: { method: 'GET', path: '/api/v1/users/me' },
-    async setup(server) {
-      const headers = { 'x-api-key': await apiKeyFor(server, await registerUser(server)) };
-      await requireEndpoint(server, 'GET', '/api/v1/users/me', 200, headers);
-      return { request: { headers } };
-    },
-    budget: { ratioOf: 'bare', min: 0.6 },
-  },
+  usersMe('users-me-bearer', 'gatehouse', 'bearer',
+    'GET /api/v1/users/me with `Authorization: Bearer` (JWT verify, revocation check, user read from SQLite)'),
+  usersMe('users-me-api-key', 'gatehouse', 'api-key',
+    'GET /api/v1/users/me with `X-API-Key` (prefix lookup joined with the owner, HMAC check, scopes)'),
+  usersMe('users-me-bearer-redis', 'gatehouse-redis', 'bearer',
+    'GET /api/v1/users/me with `Authorization: Bearer`, rate limits and revocations in Redis'),
+  usersMe('users-me-api-key-redis', 'gatehouse-redis', 'api-key',
+    'GET /api/v1/users/me with `X-API-Key`, rate limits and revocations in Redis'),
   {
     name: 'login-storm',
     title: 'POST /api/v1/auth/token (password grant, right credentials) on every connection, /healthz polled alongside',

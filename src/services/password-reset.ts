@@ -97,15 +97,27 @@ export class PasswordResetService {
     this.o.log.info({ user_id: user.id, request_id: ctx.requestId }, 'password reset mail sent');
   }
 
-  /** Sets the new password with a live token (once); every session of the account ends. */
-  async confirm(token: string, newPassword: string, ctx: RequestContext): Promise<void> {
-    if (token.length < 20 || token.length > 200) throw invalidToken();
+  /** The account a token would reset, when the token is unused, unexpired and its account active. */
+  private async liveTarget(token: string): Promise<{ tokenHash: string; user: User } | undefined> {
+    if (token.length < 20 || token.length > 200) return undefined;
     const tokenHash = keyedHash(this.o.tokenKey, token);
     const stored = await this.o.storage.passwordResets.find(tokenHash);
-    const now = this.o.now();
-    if (!stored || stored.usedAt !== null || stored.expiresAt <= now) throw invalidToken();
+    if (!stored || stored.usedAt !== null || stored.expiresAt <= this.o.now()) return undefined;
     const user = await this.o.storage.users.findById(stored.userId);
-    if (!user || !user.isActive) throw invalidToken();
+    return user?.isActive ? { tokenHash, user } : undefined;
+  }
+
+  /** Whether `confirm` would accept this token now (spends nothing): lets a page say "dead link" before the form. */
+  async isLive(token: string): Promise<boolean> {
+    return (await this.liveTarget(token)) !== undefined;
+  }
+
+  /** Sets the new password with a live token (once); every session of the account ends. */
+  async confirm(token: string, newPassword: string, ctx: RequestContext): Promise<void> {
+    const target = await this.liveTarget(token);
+    if (!target) throw invalidToken();
+    const { tokenHash, user } = target;
+    const now = this.o.now();
     // The policy is checked before the token is spent: a refused password leaves the link usable.
     this.o.users.checkPassword(newPassword, user, 'new_password');
     const passwordHash = await this.o.hasher.hash(newPassword);

@@ -1,5 +1,8 @@
 // Runs pending migrations. Safe to run twice, and by two processes at once: PostgreSQL
-// serialises runners with an advisory lock; SQLite retries when another process holds the lock.
+// serialises runners with an advisory lock. SQLite: Kysely runs SQLite migrations outside any
+// transaction (its adapter claims no transactional DDL), so two processes could both see an empty
+// history and both apply 001. We hold the database's write lock (BEGIN IMMEDIATE) for the whole run
+// instead: the second runner waits, then finds everything applied. A failed migration rolls back.
 import { Migrator, sql, type MigrationResultSet } from 'kysely';
 import type { DatabaseHandle } from './database.js';
 import { migrations } from './migrations/index.js';
@@ -42,8 +45,19 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
   }
   for (let attempt = 1; ; attempt++) {
     try {
-      return check(await new Migrator({ db: handle.db, provider }).migrateToLatest());
+      return await handle.db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn);
+        try {
+          const report = check(await new Migrator({ db: conn, provider }).migrateToLatest());
+          await sql`commit`.execute(conn);
+          return report;
+        } catch (err) {
+          await sql`rollback`.execute(conn).catch(() => undefined);
+          throw err;
+        }
+      });
     } catch (err) {
+      // busy_timeout already waited 3 s for the other runner; a slow disk may need longer.
       if (!isBusy(err) || attempt >= 20) throw err;
       await new Promise((r) => setTimeout(r, 50 * attempt));
     }

@@ -20,10 +20,13 @@ export interface ServedApp extends TestApp {
   readonly origin: string;
 }
 
-/** The real app (limits lifted, as in the HTTP tests) listening on a free loopback port. */
+/**
+ * The real app (limits lifted, as in the HTTP tests) listening on a free loopback port, or on the
+ * env's PORT when given (for links that must name the origin, such as a reset mail's).
+ */
 export async function serveApp(options: TestAppOptions = {}): Promise<ServedApp> {
   const t = await authApp(options);
-  const origin = await t.app.listen({ host: '127.0.0.1', port: 0 });
+  const origin = await t.app.listen({ host: '127.0.0.1', port: Number(options.env?.PORT ?? 0) });
   return Object.assign(t, { origin });
 }
 

@@ -3,7 +3,6 @@
 // package's exports. Gatehouse's tokens open the example's routes as far as their roles and scopes go;
 // anything else is refused; a fresh instance that cannot reach Gatehouse's keys answers 503.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,19 +13,10 @@ import Fastify from 'fastify';
 import { gatehouseVerify, GATEHOUSE_AUDIENCE } from '../../src/verify/index.js';
 import { TOKEN_AUDIENCE } from '../../src/services/index.js';
 import { errors } from '../../src/plugins/errors.js';
+import { freePort } from '../helpers/process.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/resource-server/server.mjs', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Example {
   readonly url: string;

@@ -20,7 +20,8 @@ export interface TestStorage extends Storage {
 
 const pgUrl = process.env.TEST_DATABASE_URL;
 
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `work` on a short-lived client of the test PostgreSQL server (schemas, triggers, inspection). */
+export async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: pgUrl });
   await client.connect();
   try {

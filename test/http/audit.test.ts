@@ -11,14 +11,13 @@ import { join } from 'node:path';
 import { setTimeout as pause } from 'node:timers/promises';
 import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatehouseApp } from '../../src/app.js';
 import { AUDIT_ACTIONS } from '../../src/services/audit.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { TestApp } from '../helpers/app.js';
 import { PASSWORD, authApp, bearer, form, registerAdmin, register, tokenFor, type TokenPair } from '../helpers/auth.js';
-import { databaseTargets, type TestStorage } from '../helpers/databases.js';
+import { databaseTargets, type TestStorage, withAdmin } from '../helpers/databases.js';
 import { totpCode } from '../helpers/mfa.js';
 import { resetLinkToken } from '../helpers/smtp.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -283,20 +282,11 @@ describe.skipIf(!pgUrl)('audited actions when the audit cannot be written (postg
   let proxy: TcpProxy;
   let t: TestApp;
 
-  async function admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: pgUrl });
-    await client.connect();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  }
 
   beforeAll(async () => {
     const target = new URL(pgUrl!);
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    await admin((c) => c.query(`create schema ${schema}`));
+    await withAdmin((c) => c.query(`create schema ${schema}`));
     const proxied = proxy.rewrite(pgUrl!);
     const storage: TestStorage = Object.assign(await openStorage(proxied, { schema }), { url: proxied, schema });
     t = await authApp({ storage });
@@ -305,7 +295,7 @@ describe.skipIf(!pgUrl)('audited actions when the audit cannot be written (postg
   afterAll(async () => {
     await t?.close();
     await proxy?.close();
-    await admin((c) => c.query(`drop schema if exists ${schema} cascade`));
+    await withAdmin((c) => c.query(`drop schema if exists ${schema} cascade`));
   });
 
   const loginAs = (requestId: string) => {
@@ -316,11 +306,11 @@ describe.skipIf(!pgUrl)('audited actions when the audit cannot be written (postg
   it('only the audit write fails (its connection dies mid-insert): the login answers 503 and issues nothing', async () => {
     // A trigger that kills the connection inserting any audit row: the database going away exactly
     // at the audit write, while every other statement of the login succeeds.
-    await admin(async (c) => {
+    await withAdmin(async (c) => {
       await c.query(`create function ${schema}.audit_dies() returns trigger language plpgsql as $$ begin perform pg_terminate_backend(pg_backend_pid()); return new; end $$`);
       await c.query(`create trigger audit_dies before insert on ${schema}.audit_events for each row execute function ${schema}.audit_dies()`);
     });
-    const sessionsBefore = await admin((c) => c.query(`select count(*)::int as n from ${schema}.sessions`));
+    const sessionsBefore = await withAdmin((c) => c.query(`select count(*)::int as n from ${schema}.sessions`));
     try {
       const started = performance.now();
       const res = await loginAs(rid('unaudited'));
@@ -330,9 +320,9 @@ describe.skipIf(!pgUrl)('audited actions when the audit cannot be written (postg
       expect(res.body).not.toMatch(/access_token|refresh_token/);
       expect(res.headers['set-cookie']).toBeUndefined();
     } finally {
-      await admin((c) => c.query(`drop trigger audit_dies on ${schema}.audit_events`));
+      await withAdmin((c) => c.query(`drop trigger audit_dies on ${schema}.audit_events`));
     }
-    const sessionsAfter = await admin((c) => c.query(`select count(*)::int as n from ${schema}.sessions`));
+    const sessionsAfter = await withAdmin((c) => c.query(`select count(*)::int as n from ${schema}.sessions`));
     expect(sessionsAfter.rows[0].n).toBe(sessionsBefore.rows[0].n);
     // With the audit writable again, the same login succeeds and is audited.
     const ok = rid('audited');

@@ -7,14 +7,13 @@
 // migrations, argon2id), and side by side on a busy CI machine they only slow each other down.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, it } from 'vitest';
 import { createPasswordHasher } from '../../src/crypto/passwords.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { TEST_SECRET, tempDir } from '../helpers/config.js';
 import { databaseTargets } from '../helpers/databases.js';
+import { BIN } from '../helpers/process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const ADMIN_PASSWORD = 'first admin passphrase 77';
 /** A bound on each step (a busy CI machine starts Node slowly), not a wait; startup.test.ts holds the contract's 20 s. */
 const STEP_MS = 120_000;

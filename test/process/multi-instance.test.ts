@@ -6,38 +6,19 @@
 // Steps are sequenced by the processes' own output and HTTP answers, never by sleeping.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_SECRET, tempDir } from '../helpers/config.js';
 import { dropPrefix, redisConnection, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { BIN, freePort, within } from '../helpers/process.js';
+import { withAdmin } from '../helpers/databases.js';
 
-const BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const pgUrl = process.env.TEST_DATABASE_URL;
 const START_MS = 90_000;
 const AUTH_BUDGET = 30;
 const PASSWORD = 'correct horse battery staple';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 interface Instance {
   readonly child: ChildProcess;
@@ -76,15 +57,6 @@ async function start(env: Record<string, string>): Promise<Instance> {
   return { child, base: `http://127.0.0.1:${port}`, lines, listening, exit, stderr: () => stderr };
 }
 
-async function admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: pgUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 const post = (base: string, path: string, body: Record<string, string>, as: 'json' | 'form' = 'json', headers: Record<string, string> = {}) =>
   fetch(`${base}${path}`, {
@@ -113,7 +85,7 @@ describe.skipIf(!pgUrl || !redisUrl)('two gatehouse processes on one PostgreSQL 
 
   beforeAll(async () => {
     // A fresh, empty schema: the two processes migrate it themselves, at the same moment.
-    await admin((c) => c.query(`create schema ${schema}`));
+    await withAdmin((c) => c.query(`create schema ${schema}`));
     const databaseUrl = `${pgUrl}${pgUrl!.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
     const env = {
       SECRET_KEY: TEST_SECRET, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: prefix,
@@ -136,7 +108,7 @@ describe.skipIf(!pgUrl || !redisUrl)('two gatehouse processes on one PostgreSQL 
 
   afterAll(async () => {
     for (const s of [a, b]) if (s && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
-    await admin((c) => c.query(`drop schema if exists ${schema} cascade`));
+    await withAdmin((c) => c.query(`drop schema if exists ${schema} cascade`));
     const redis = redisConnection();
     await dropPrefix(redis, prefix);
     redis.disconnect();
@@ -148,10 +120,10 @@ describe.skipIf(!pgUrl || !redisUrl)('two gatehouse processes on one PostgreSQL 
       expect(ready.status).toBe(200);
       expect(s.stderr()).toBe('');
     }
-    const { rows } = await admin((c) => c.query<{ name: string }>(`select name from ${schema}.kysely_migration order by name`));
+    const { rows } = await withAdmin((c) => c.query<{ name: string }>(`select name from ${schema}.kysely_migration order by name`));
     expect(rows.length).toBeGreaterThan(0);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
-    const { rows: tables } = await admin((c) => c.query<{ table_name: string }>(`select table_name from information_schema.tables where table_schema = $1`, [schema]));
+    const { rows: tables } = await withAdmin((c) => c.query<{ table_name: string }>(`select table_name from information_schema.tables where table_schema = $1`, [schema]));
     expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(['users', 'sessions', 'audit_events']));
   });
 

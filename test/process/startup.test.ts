@@ -8,14 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { describe, it, type ExpectStatic } from 'vitest';
 import { tempDir } from '../helpers/config.js';
+import { BIN, freePort, within } from '../helpers/process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 /** The contract's bounds: a refused start exits within 20 s, a SIGTERM within 30 s. */
 const REFUSAL_DEADLINE_MS = 20_000;
 const SIGTERM_DEADLINE_MS = 30_000;
@@ -24,26 +22,7 @@ const STEP_DEADLINE_MS = 60_000;
 /** Per test: up to two starts and two drains. */
 const PROCESS_TEST_TIMEOUT_MS = 180_000;
 
-/** A port nobody holds right now: listen on 0, read it, close. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
-/** Fails with `what` if `promise` has not settled by the deadline (a bound, not a sleep). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 interface Server {
   readonly child: ChildProcess;

@@ -3,9 +3,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { openDatabase, type DatabaseHandle, type Dialect } from '../../src/storage/database.js';
@@ -13,10 +11,10 @@ import { openStorage } from '../../src/storage/index.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { migrations } from '../../src/storage/migrations/index.js';
 import { TEST_SECRET, tempDir } from '../helpers/config.js';
-import { databaseTargets } from '../helpers/databases.js';
+import { databaseTargets, withAdmin } from '../helpers/databases.js';
+import { BIN } from '../helpers/process.js';
 
 const pgUrl = process.env.TEST_DATABASE_URL;
-const BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const DIST_STORAGE = new URL('../../dist/storage/index.js', import.meta.url).href;
 
 interface Fresh {
@@ -31,21 +29,12 @@ afterAll(async () => {
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 });
 
-async function admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: pgUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function fresh(dialect: Dialect): Promise<Fresh> {
   if (dialect === 'sqlite') return { url: `sqlite:${join(tempDir(), 'gatehouse.db')}`, schema: undefined };
   const schema = `t_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create schema ${schema}`));
-  cleanups.push(() => admin((c) => c.query(`drop schema if exists ${schema} cascade`)).then(() => undefined));
+  await withAdmin((c) => c.query(`create schema ${schema}`));
+  cleanups.push(() => withAdmin((c) => c.query(`drop schema if exists ${schema} cascade`)).then(() => undefined));
   // The same shape as the helper's `url`: what an operator would put in DATABASE_URL.
   return { url: `${pgUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`, schema };
 }

@@ -4,14 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as pause } from 'node:timers/promises';
 import { sql } from 'kysely';
-import pg from 'pg';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/database.js';
 import { createStorage, isDatabaseUnavailable, openStorage, type Storage } from '../../src/storage/index.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/config.js';
-import { databaseTargets, type TestStorage } from '../helpers/databases.js';
+import { databaseTargets, type TestStorage, withAdmin } from '../helpers/databases.js';
 import { startTcpProxy, type CutMode, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const pgUrl = process.env.TEST_DATABASE_URL;
@@ -25,15 +24,6 @@ async function caught(work: () => Promise<unknown>): Promise<unknown> {
   return work().then(() => expect.unreachable('expected the database call to fail'), (err: unknown) => err);
 }
 
-async function admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: pgUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 describe.skipIf(!pgUrl)('database outage on postgres, through a TCP proxy', () => {
   const schema = `t_${randomBytes(6).toString('hex')}`;
@@ -44,7 +34,7 @@ describe.skipIf(!pgUrl)('database outage on postgres, through a TCP proxy', () =
   beforeAll(async () => {
     const target = new URL(pgUrl!);
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    await admin((c) => c.query(`create schema ${schema}`));
+    await withAdmin((c) => c.query(`create schema ${schema}`));
     const proxied = proxy.rewrite(pgUrl!);
     storage = await openStorage(proxied, { schema });
     const testStorage: TestStorage = Object.assign(storage, { url: proxied, schema });
@@ -61,7 +51,7 @@ describe.skipIf(!pgUrl)('database outage on postgres, through a TCP proxy', () =
       await t?.close();
       await proxy?.close();
     } finally {
-      await admin((c) => c.query(`drop schema if exists ${schema} cascade`));
+      await withAdmin((c) => c.query(`drop schema if exists ${schema} cascade`));
     }
   });
 
@@ -166,7 +156,7 @@ describe.skipIf(!pgUrl)('database outage on postgres, through a TCP proxy', () =
     // Wait until the server is running it, so the cut lands mid-query rather than before it was sent.
     const deadline = performance.now() + ANSWER_MS;
     for (;;) {
-      const { rowCount } = await admin((c) => c.query(`select 1 from pg_stat_activity where query like 'select pg_sleep(3)%' and state = 'active'`));
+      const { rowCount } = await withAdmin((c) => c.query(`select 1 from pg_stat_activity where query like 'select pg_sleep(3)%' and state = 'active'`));
       if (rowCount) break;
       if (performance.now() > deadline) throw new Error('the sleeping query never reached the server');
       await pause(20);

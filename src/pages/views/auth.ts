@@ -30,6 +30,7 @@ export function loginForm(s: LoginFormState): SafeHtml {
   }) : ''}
   <div class="actions">
     <button type="submit">Sign in</button>
+    <a href="/forgot-password">Forgot your password?</a>
     <a href="/register">Create an account</a>
   </div>
 </form>`;

@@ -34,6 +34,7 @@ const REGISTER_FIELDS = ['email', 'username', 'full_name', 'password'];
 const NOTICES: Record<string, string> = {
   registered: 'Your account was created. Sign in with your new password.',
   signed_out: 'You have been signed out.',
+  reset: 'Your password was changed and every session signed out. Sign in with your new password.',
 };
 
 export const authPages: FastifyPluginAsync<PageRouteOptions> = async (app, options) => {

@@ -12,6 +12,7 @@ import { apiKeyPages } from './api-keys.js';
 import { authPages } from './auth.js';
 import type { PageRouteOptions } from './context.js';
 import { mfaPages } from './mfa.js';
+import { passwordResetPages } from './password-reset.js';
 
 export type { PageRouteOptions } from './context.js';
 
@@ -32,6 +33,7 @@ export const pageRoutes: FastifyPluginAsync<PageRouteOptions> = async (app, opti
 
   registerAssets(app, PAGE_ASSETS);
   await app.register(authPages, options);
+  await app.register(passwordResetPages, options);
   await app.register(accountPages, options);
   await app.register(apiKeyPages, options);
   await app.register(mfaPages, options);
