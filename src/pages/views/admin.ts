@@ -30,7 +30,7 @@ function pager(base: string, params: Record<string, string | undefined>, page: P
   const next = page.offset + page.limit < page.total ? page.offset + page.limit : undefined;
   const nav = (offset: number | undefined, label: string, rel: string) => offset === undefined ? html`<span class="muted">${label}</span>`
     : html`<a href="${href(offset)}" rel="${rel}" hx-get="${href(offset)}" hx-target="${target}" hx-swap="outerHTML" hx-push-url="true">${label}</a>`;
-  return html`<nav class="pager" aria-label="Pages">${nav(prev, 'Previous', 'prev')}<span>${String(first)}–${String(last)} of ${String(page.total)}</span>${nav(next, 'Next', 'next')}</nav>`;
+  return html`<nav class="pager" aria-label="Pages">${nav(prev, 'Previous', 'prev')}<span>${String(first)}&ndash;${String(last)} of ${String(page.total)}</span>${nav(next, 'Next', 'next')}</nav>`;
 }
 
 export interface UserRowState {
@@ -73,7 +73,7 @@ export function usersTable(s: UsersTableState): SafeHtml {
   const rows = s.users.map((user) => userRow({ user, csrfToken: s.csrfToken, selfId: s.selfId, q: s.q, offset: s.page.offset }));
   return html`<div id="users">
   <div class="table-wrap"><table>
-    <caption>${s.q ? html`Users matching “${s.q}”` : 'All users'} (${String(s.page.total)})</caption>
+    <caption>${s.q ? html`Users matching &ldquo;${s.q}&rdquo;` : 'All users'} (${String(s.page.total)})</caption>
     <thead><tr><th scope="col">ID</th><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Actions</th></tr></thead>
     <tbody>${rows.length > 0 ? rows : html`<tr><td colspan="7" class="muted">No users match.</td></tr>`}</tbody>
   </table></div>

@@ -32,7 +32,7 @@ export function keyForm(s: KeyFormState): SafeHtml {
   return html`<form id="api-key-form" class="card" method="post" action="/account/api-keys" hx-post="/account/api-keys" hx-target="this" hx-swap="outerHTML" novalidate>
   <h2>New key</h2>
   ${s.created ? html`<div class="alert alert-ok" role="status" tabindex="-1" data-focus>
-    <p>Key “${s.created.name}” created. Copy it now: it is shown only this once.</p>
+    <p>Key &ldquo;${s.created.name}&rdquo; created. Copy it now: it is shown only this once.</p>
     <label for="api-key-created">Your new key</label>
     <input id="api-key-created" class="secret" type="text" readonly value="${s.created.key}">
   </div>` : ''}
@@ -58,7 +58,7 @@ export interface KeyListState {
 export function keyList(s: KeyListState): SafeHtml {
   const live = s.keys.filter((k) => k.revokedAt === null);
   const rows = live.map((k) => html`<tr id="api-key-${k.id}">
-  <td>${k.name}</td><td class="mono">${k.prefix}…</td><td>${k.scopes.join(', ')}</td>
+  <td>${k.name}</td><td class="mono">${k.prefix}&hellip;</td><td>${k.scopes.join(', ')}</td>
   <td>${when(k.createdAt)}</td><td>${when(k.expiresAt)}</td><td>${when(k.lastUsedAt)}</td>
   <td><form method="post" action="/account/api-keys/${encodeURIComponent(k.id)}/revoke" hx-post="/account/api-keys/${encodeURIComponent(k.id)}/revoke" hx-target="#api-keys" hx-swap="outerHTML">
     ${hidden('csrf_token', s.csrfToken)}<button type="submit" class="danger small" aria-label="Revoke ${k.name}">Revoke</button></form></td>
