@@ -6,8 +6,11 @@ function pick(result, path) {
   return path.split('.').reduce((value, key) => (value == null ? undefined : value[key]), result);
 }
 
-function rateOf(name, results, probeResults) {
+/** The reference's rate: measured around this scenario when it was (bench/run.mjs), else its own run. */
+function rateOf(name, results, probeResults, result) {
   if (probeResults[name]) return { value: probeResults[name].value, perCpuSecond: probeResults[name].perCpuSecond, unit: probes[name].unit };
+  const paired = result?.paired?.[name];
+  if (paired && paired.rate > 0) return { value: paired.rate, perCpuSecond: paired.perCpuSecond, unit: '2xx/s' };
   const other = results[name];
   if (other && !other.skipped && !other.error) return { value: other.rate, perCpuSecond: other.perCpuSecond, unit: '2xx/s' };
   return undefined;
@@ -39,7 +42,7 @@ export function evaluateBudgets(scenarios, results, probeResults) {
         continue;
       }
       if (budget.ratioOf) {
-        const other = rateOf(budget.ratioOf, results, probeResults);
+        const other = rateOf(budget.ratioOf, results, probeResults, result);
         if (!other || !(other.value > 0)) {
           row.status = 'ERROR';
           row.measured = `no ${budget.ratioOf} figure`;

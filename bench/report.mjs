@@ -44,6 +44,9 @@ function scenarioDetail(scenario, result) {
     ['server peak RSS', mib(result.peakRssBytes)],
     ['CPU of the machine: server / load generator / other', cpuText(result.cpu)],
   ];
+  for (const [name, p] of Object.entries(result.paired ?? {})) {
+    rows.push([`\`${name}\` just before / just after (the ratio's divisor is their mean)`, `${p.runs.map(fmtRate).join(' / ')} requests/s`]);
+  }
   const c = result.companion;
   if (c) {
     const path = scenario.companion.path;
@@ -131,6 +134,10 @@ ${machineTable}
   time. The load generator (autocannon, programmatic API, one thread) runs on the same ${machine.cores} cores, so it takes
   part of the CPU the server could use: compare the ratios, not the absolute figures, with other machines.
 - Each scenario: ${load.warmup} s warm-up (discarded), then ${load.duration} s measured, ${load.connections} connections, pipelining ${load.pipelining}.
+- A ratio budget against \`bare\` divides by the bare route measured **just before and just after** that scenario (the
+  mean of the two runs, on a bare server kept running beside it, idle while the other is loaded), not by the single
+  \`bare\` scenario at the top: this machine's speed drifts by up to a third within minutes, and a ratio against a
+  baseline taken minutes earlier measured that drift as much as the stack.
 - The rate of a scenario is its \`2xx\` responses per second of the measured part: a shed \`503\` or a \`429\` is fast
   and is not throughput. autocannon's mean of all responses per second is shown beside it.
 - Latency percentiles are nearest-rank over every \`2xx\` response of the measured part, kept as floats (autocannon's own

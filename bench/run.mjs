@@ -70,9 +70,47 @@ async function measureStartup(tempRoot, runs) {
   return startup;
 }
 
+/** The scenarios another scenario's ratio budgets compare with (e.g. `bare`), by name. */
+function pairedReferences(scenario) {
+  return [scenario.budget ?? []].flat().map((b) => b.ratioOf).filter((name) => name !== scenario.name && scenarios.some((s) => s.name === name));
+}
+
+/**
+ * The reference scenarios (the bare route) measured right before and right after each scenario that
+ * is budgeted against them, on a reference server kept running for the whole bench. This machine's
+ * speed drifts by a third over minutes (steal time on a shared VM): a ratio against one baseline run
+ * minutes earlier measured the drift as much as the stack. Both servers exist throughout, but only
+ * one is loaded at a time.
+ */
+class PairedBaselines {
+  #servers = new Map();
+
+  constructor(tempRoot, load) {
+    this.tempRoot = tempRoot;
+    this.load = load;
+  }
+
+  async measure(name) {
+    const scenario = scenarios.find((s) => s.name === name);
+    let server = this.#servers.get(scenario.server);
+    if (!server) {
+      server = await startServer(scenario.server, this.tempRoot);
+      this.#servers.set(scenario.server, server);
+    }
+    return runLoad({ url: server.url, pid: server.pid, request: scenario.request, load: this.load });
+  }
+
+  async stop() {
+    for (const server of this.#servers.values()) await server.stop();
+  }
+}
+
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+
 async function runScenarios(tempRoot, load) {
   const results = {};
   const probeResults = {};
+  const baselines = new PairedBaselines(tempRoot, load);
   let server;
   for (const scenario of scenarios) {
     say(`▶ ${scenario.name}: ${scenario.title}`);
@@ -91,9 +129,22 @@ async function runScenarios(tempRoot, load) {
         say(`  probe ${probe}: ${fmtRate(probeResults[probe].value)} ${probes[probe].unit}`);
       }
       const companion = prepared.companion ?? scenario.companion;
+      const references = pairedReferences(scenario);
+      const before = {};
+      for (const name of references) before[name] = await baselines.measure(name);
       const result = await runLoad({ url: server.url, pid: server.pid, request, load, companion });
-      results[scenario.name] = { ...result, info: prepared.info };
+      const paired = {};
+      for (const name of references) {
+        const after = await baselines.measure(name);
+        paired[name] = {
+          rate: mean([before[name].rate, after.rate]),
+          perCpuSecond: mean([before[name].perCpuSecond, after.perCpuSecond]),
+          runs: [before[name].rate, after.rate],
+        };
+      }
+      results[scenario.name] = { ...result, info: prepared.info, paired };
       say(`  ${fmtRate(result.rate)} ${scenario.unit ?? 'requests/s'} (2xx), p50 ${result.latencyP50.toFixed(2)} ms, p99 ${result.latencyP99.toFixed(2)} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+      for (const [name, p] of Object.entries(paired)) say(`  ${name} just before and after: ${p.runs.map(fmtRate).join(' and ')} requests/s`);
     } catch (err) {
       if (err instanceof Skip) {
         results[scenario.name] = { skipped: err.message };
@@ -108,6 +159,7 @@ async function runScenarios(tempRoot, load) {
     }
   }
   await server?.stop();
+  await baselines.stop();
   return { results, probeResults };
 }
 
