@@ -4,10 +4,11 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type CompiledQuery, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type CompiledQuery, type DatabaseIntrospector, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { Database } from './schema.js';
+import { CurrentSchemaIntrospector } from './schema-introspector.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -150,6 +151,13 @@ function guardedPool(pool: pg.Pool): PostgresPool {
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
+/** PostgreSQL with an introspector that looks at Gatehouse's schema alone (schema-introspector.ts). */
+class GatehousePostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new CurrentSchemaIntrospector(db);
+  }
+}
+
 function openPostgres(url: string, options: OpenOptions): DatabaseHandle {
   const pg = loadPg();
   const pool = new pg.Pool({
@@ -170,7 +178,7 @@ function openPostgres(url: string, options: OpenOptions): DatabaseHandle {
     },
   });
   pool.on('error', (err) => options.onBackgroundError?.(err));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) });
+  const db = new Kysely<Database>({ dialect: new GatehousePostgresDialect({ pool: guardedPool(pool) }) });
   return {
     db,
     dialect: 'postgres',

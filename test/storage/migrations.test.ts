@@ -169,4 +169,25 @@ describe.skipIf(!pgUrl)('migrations on postgres schemas', () => {
       await first.close();
     }
   });
+
+  // Regression: Kysely's stock introspector read every table of every schema, resolving each schema
+  // by name, so a schema dropped while it ran (another app's deploy; in CI, another test file) failed
+  // the migration with "schema … does not exist". What the Migrator is told now comes from this
+  // schema alone: a table elsewhere is never looked at.
+  it('the migration looks at its own schema only: another schema\'s tables are never listed', async () => {
+    const other = await fresh('postgres');
+    await withAdmin((c) => c.query(`create table ${other.schema}.kysely_migration (name varchar(255) primary key, timestamp varchar(255))`));
+    const target = await fresh('postgres');
+    const storage = await openStorage(pgUrl!, { schema: target.schema });
+    try {
+      const tables = await storage.handle.db.introspection.getTables({ withInternalKyselyTables: true });
+      expect(new Set(tables.map((t) => t.schema))).toEqual(new Set([target.schema]));
+      expect(tables.map((t) => t.name)).toContain('kysely_migration');
+      expect(tables.map((t) => t.name)).toContain('users');
+      expect(await storage.handle.db.introspection.getSchemas()).toEqual([{ name: target.schema }]);
+      expect(await appliedNames(storage.handle)).toEqual(Object.keys(migrations('postgres')));
+    } finally {
+      await storage.close();
+    }
+  });
 });
