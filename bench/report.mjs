@@ -148,7 +148,7 @@ ${machineTable}
   "Per server CPU-second" divides the \`2xx\` count by the CPU time the server process burned (all its threads),
   and the argon2 probe's count by the CPU time of its hashing. Budgets judge the raw rates; the per-CPU ratios
   beside them are informative only, and hold up better when other jobs share the machine.
-- Gatehouse runs as \`node bin/gatehouse.mjs serve\`: a fresh temp \`DATA_DIR\` (embedded SQLite), a fixed strong
+- Gatehouse runs as \`node bin/gatehouse.cjs serve\`: a fresh temp \`DATA_DIR\` (embedded SQLite), a fixed strong
   \`SECRET_KEY\`, development mode (plain HTTP), \`RATE_LIMIT_DEFAULT=1000000000/minute\` so the limiter runs on every
   request but never refuses, \`LOG_LEVEL=info\` with its log written to a temp file. \`login-storm\` gets its own server
   with \`RATE_LIMIT_AUTH=1000000000/minute\` and \`LOCKOUT_THRESHOLD=1000\`.

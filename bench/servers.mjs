@@ -16,7 +16,7 @@ const UNLIMITED = '1000000000/minute';
 function gatehouse(title, extraEnv = {}) {
   return {
     title,
-    args: [join(ROOT, 'bin', 'gatehouse.mjs'), 'serve'],
+    args: [join(ROOT, 'bin', 'gatehouse.cjs'), 'serve'],
     readyPath: '/healthz',
     // A clean environment: nothing from the caller's DATABASE_URL, REDIS_URL or .env leaks in.
     env: (port, dataDir) => ({

@@ -1,6 +1,7 @@
 // bcrypt verification on a worker thread, for hashes imported from passlib/FastAPI apps; never on the event loop.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { lowerThreadPriority } from './thread-priority.js';
 
 /**
  * bcryptjs is pure JavaScript: its "async" compare still runs on the main thread in 100 ms slices, and a cost-12
@@ -11,6 +12,8 @@ import { Worker } from 'node:worker_threads';
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+// This thread's kernel id, so the main thread can lower its priority (thread-priority.ts).
+try { parentPort.postMessage({ tid: require('node:fs').readlinkSync('/proc/thread-self').split('/').pop() }); } catch {}
 const bcrypt = require(workerData.bcryptPath);
 parentPort.on('message', ({ id, password, hash }) => {
   let ok = false;
@@ -34,7 +37,12 @@ function failAll(error: Error): void {
 function startWorker(): Worker {
   const bcryptPath = createRequire(import.meta.url).resolve('bcryptjs');
   const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath } });
-  started.on('message', ({ id, ok }: { id: number; ok: boolean }) => {
+  started.on('message', ({ id, ok, tid }: { id: number; ok: boolean; tid?: string }) => {
+    if (tid !== undefined) {
+      // Like the libuv pool's: a bcrypt compare yields the CPU to the event loop.
+      lowerThreadPriority(Number(tid));
+      return;
+    }
     const entry = pending.get(id);
     pending.delete(id);
     if (pending.size === 0) started.unref();

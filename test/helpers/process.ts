@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** The `gatehouse` command (runs the start-up bundle, rebuilt by the vitest global setup). */
-export const BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/gatehouse.cjs', import.meta.url));
 
 /** A port nobody holds right now: listen on 0, read it, close. */
 export function freePort(): Promise<number> {

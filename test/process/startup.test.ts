@@ -6,7 +6,7 @@
 // Steps are sequenced by the process's own output and HTTP events, never by sleeping.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -128,6 +128,31 @@ describe('gatehouse serve', () => {
 
       s.child.kill('SIGTERM');
       expect(await within(s.exit, SIGTERM_DEADLINE_MS, 'SIGTERM exit')).toEqual({ code: 0, signal: null });
+    } finally {
+      cleanup(s);
+    }
+  });
+
+  it('hashes at a lower priority than it answers: the libuv pool (argon2) at nice 10, the event loop at 0', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    // Six pool threads, not the default four: every one of them is found, whatever the pool's size.
+    const s = await gatehouse({ UV_THREADPOOL_SIZE: '6' });
+    try {
+      await listening(s);
+      const pid = s.child.pid!;
+      const nice = (tid: string) => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        // Field 19 (nice), counted after the parenthesised command name.
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      };
+      const priorities = readdirSync(`/proc/${pid}/task`).map((tid) => ({ tid: Number(tid), nice: nice(tid) }));
+      expect(priorities.find((t) => t.tid === pid)?.nice).toBe(0);
+      expect(priorities.filter((t) => t.nice === 10)).toHaveLength(6);
+      // Hashing still works on the lowered threads: a sign-up hashes a password with argon2id.
+      const res = await fetch(`http://127.0.0.1:${s.port}/api/v1/auth/register`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'nice@example.com', username: 'nice', password: 'a long enough passphrase' }),
+      });
+      expect(res.status).toBe(201);
     } finally {
       cleanup(s);
     }

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// The gatehouse command: serve, migrate, create-admin, rotate-signing-key. Runs the start-up
+// bundle of dist/ (scripts/rolldown.config.mjs): one module to load instead of hundreds.
+//
+// CommonJS on purpose: loading an ES module entry starts libuv's thread pool before any code of
+// ours runs, and here the pool must start under our eyes. The threads that appear when it starts
+// are exactly the pool's, where @node-rs/argon2 hashes; they get a lower scheduling priority
+// (src/crypto/thread-priority.ts says why), so the event loop wins the CPU during a login storm.
+'use strict';
+const { existsSync, readdirSync, readlink } = require('node:fs');
+const { getPriority, setPriority } = require('node:os');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+
+/** HASHING_NICE in src/crypto/thread-priority.ts. */
+const HASHING_NICE = 10;
+
+function lowerPoolPriority() {
+  let before;
+  try {
+    before = new Set(readdirSync('/proc/self/task'));
+  } catch {
+    return; // not Linux: priorities stay as they are
+  }
+  // The first piece of pool work starts every pool thread before the call returns.
+  readlink('/proc/thread-self', () => {});
+  for (const tid of readdirSync('/proc/self/task')) {
+    if (before.has(tid)) continue;
+    try {
+      if (getPriority(Number(tid)) < HASHING_NICE) setPriority(Number(tid), HASHING_NICE);
+    } catch {
+      // a thread that ended meanwhile, or a system that refuses: hashing keeps its priority
+    }
+  }
+}
+
+const entry = join(__dirname, '..', 'dist', 'gatehouse.bundle.mjs');
+if (!existsSync(entry)) {
+  process.stderr.write('gatehouse: dist/ is missing; run `npm run build` (or `npm start`, which builds it)\n');
+  process.exit(1);
+}
+lowerPoolPriority();
+import(pathToFileURL(entry).href).then(async ({ main }) => {
+  process.exitCode = await main(process.argv.slice(2));
+});
