@@ -4,7 +4,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
-import { newContext, PASSWORD, launchBrowser, serveApp, signIn, signUp, watchedPage, type ServedApp, eventually } from './harness.js';
+import { newContext, PASSWORD, launchBrowser, serveApp, signIn, signUp, watchedPage, type ServedApp, eventually, settled } from './harness.js';
 
 // A real browser on a loaded two-core machine: steps wait on password hashing and page swaps.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -66,6 +66,7 @@ describe('sign up → sign in → edit profile → change password → sign out'
     await page.getByLabel('Email').fill('erin.new@example.com');
     await page.getByRole('button', { name: 'Save profile' }).click();
     await eventually(() => page.locator('#profile-current-password-error').textContent()).toBe('Enter your current password to change your email.');
+    await settled(page);
     expect((await s.app.gatehouse.storage.users.findByLogin('erin'))!.email).toBe('erin@example.com');
     await page.getByLabel('Email').fill('erin.new@example.com');
     await page.getByLabel('Current password', { exact: true }).first().fill(PASSWORD);
@@ -82,6 +83,7 @@ describe('sign up → sign in → edit profile → change password → sign out'
     await form.getByLabel('New password').fill('short');
     await form.getByRole('button', { name: 'Change password' }).click();
     await eventually(() => page.locator('#password-new-password-error').textContent()).toBe('Password must be at least 8 characters');
+    await settled(page);
     await form.getByLabel('Current password').fill(PASSWORD);
     await form.getByLabel('New password').fill(newPassword);
     await form.getByRole('button', { name: 'Change password' }).click();

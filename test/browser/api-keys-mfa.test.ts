@@ -5,7 +5,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
 import { totpCode } from '../helpers/mfa.js';
-import { launchBrowser, newContext, PASSWORD, serveApp, signIn, watchedPage, type ServedApp, eventually } from './harness.js';
+import { launchBrowser, newContext, PASSWORD, serveApp, signIn, watchedPage, type ServedApp, eventually, settled } from './harness.js';
 
 // A real browser on a loaded two-core machine: steps wait on password hashing and page swaps.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -35,6 +35,7 @@ describe('API keys page', () => {
     await page.getByRole('checkbox', { name: /profile:read/ }).uncheck();
     await page.getByRole('button', { name: 'Create key' }).click();
     await eventually(() => page.locator('#api-key-scopes-error').textContent()).toBe('Choose at least one scope.');
+    await settled(page);
 
     await page.getByRole('checkbox', { name: /profile:write/ }).check();
     await page.getByRole('checkbox', { name: /profile:read/ }).check();
@@ -70,6 +71,7 @@ describe('two-factor page', () => {
     await page.getByLabel('Code from your app').fill('000000');
     await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
     await eventually(() => page.locator('#mfa-enable-code-error').textContent()).toContain('Invalid two-factor code');
+    await settled(page);
     expect(await page.locator('.qr svg').count()).toBe(1);
     await page.getByLabel('Code from your app').fill(totpCode(secret, clock.now()));
     await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
@@ -84,6 +86,7 @@ describe('two-factor page', () => {
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await eventually(() => page.getByRole('alert').textContent()).toBe('A valid two-factor code is required');
+    await settled(page);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByLabel('Two-factor code').fill(recovery);
     await page.getByRole('button', { name: 'Sign in' }).click();

@@ -129,3 +129,13 @@ export interface Eventually {
   toContain(expected: unknown): Promise<void>;
   toBeGreaterThan(expected: number): Promise<void>;
 }
+
+/**
+ * Waits until htmx has finished with the page: no request in flight, no swap or settle under way,
+ * and focus moved where the server asked (the page script clears data-focus on htmx:afterSettle).
+ * A test that types before then races the focus move: Playwright's fill inserts text into whatever
+ * has focus, so the text could land in the field focus moves to, as a person's would not.
+ */
+export async function settled(page: Page): Promise<void> {
+  await eventually(() => page.locator('.htmx-request, .htmx-swapping, .htmx-settling, [data-focus]').count()).toBe(0);
+}
