@@ -33,6 +33,13 @@ return 1`;
 
 const MAX_UNANNOUNCED = 100_000;
 const RESYNC_RETRY_MS = 1000;
+/**
+ * How long a revocation waits for its own broadcast to come back before answering anyway. Redis
+ * hands a message to every subscriber in the same pass, so once ours is back, every other
+ * instance's is on its way too: a logout answered after that is refused by the other instances
+ * by the time the client can ask them (CONTRACT: "stop working at once").
+ */
+const ECHO_WAIT_MS = 250;
 
 export class RedisRevocationStore implements RevocationStore {
   private readonly mirror: MemoryRevocationStore;
@@ -42,6 +49,8 @@ export class RedisRevocationStore implements RevocationStore {
   /** Revocations made while Redis was away, to announce once it is back. */
   private readonly unannounced: string[] = [];
   private retry: NodeJS.Timeout | undefined;
+  /** Our own published messages not yet heard back, by message text, oldest first. */
+  private readonly echoes = new Map<string, (() => void)[]>();
 
   constructor(private readonly o: RedisRevocationOptions) {
     this.mirror = new MemoryRevocationStore({ ttlMs: o.ttlMs, now: o.now });
@@ -92,7 +101,9 @@ export class RedisRevocationStore implements RevocationStore {
         else multi.eval(RAISE_VERSION, 1, `${this.o.keyPrefix}rev:v:${id}`, version!, String(this.o.ttlMs));
         multi.publish(this.channel, message);
       }
+      const heard = this.synced ? Promise.all(messages.map((m) => this.echoOf(m))) : undefined;
       await multi.exec();
+      await heard;
     } catch (err) {
       this.unannounced.push(...messages);
       // Bounded: past one token lifetime of revocations, every token they name has expired anyway.
@@ -125,7 +136,24 @@ export class RedisRevocationStore implements RevocationStore {
     return current === undefined || version < current;
   }
 
+  /** Resolves when our subscriber hears `message` (one hearing each), or after ECHO_WAIT_MS. */
+  private echoOf(message: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        const waiting = this.echoes.get(message);
+        const at = waiting?.indexOf(done) ?? -1;
+        if (at !== -1) waiting!.splice(at, 1);
+        if (waiting?.length === 0) this.echoes.delete(message);
+        resolve();
+      };
+      const timer = setTimeout(done, ECHO_WAIT_MS);
+      this.echoes.set(message, [...(this.echoes.get(message) ?? []), done]);
+    });
+  }
+
   private apply(message: string): void {
+    this.echoes.get(message)?.[0]?.();
     const [kind, a, b] = message.split(' ');
     if (kind === 's' && a) this.mirror.revokeSessionsNow([a]);
     if (kind === 'v' && a && b) this.mirror.requireAuthzVersionNow(Number(a), Number(b));

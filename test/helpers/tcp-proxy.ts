@@ -71,6 +71,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.on('close', () => {
       if (!pair.dead) drop(pair);
     });
+    // Forward every write at once, as the clients behind the proxy do on their own sockets (ioredis and
+    // pg set TCP_NODELAY): with Nagle on, a small write (a Redis pub/sub message) could wait for an ACK.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     client.pipe(upstream);
     upstream.pipe(client);
   }
