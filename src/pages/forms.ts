@@ -84,6 +84,11 @@ export function message(kind: 'error' | 'ok', text: string | undefined, options:
   return html`<div class="alert alert-${kind}" role="${role}" tabindex="-1"${attr('id', options.id)}${flag('data-focus', options.focus)}>${text}</div>`;
 }
 
+/** The password policy in words, for every field that sets a password (src/crypto/password-policy.ts). */
+export function passwordRule(minLength: number): string {
+  return `At least ${minLength} characters. Not a common password, and not containing your username or email.`;
+}
+
 /** Marks the first field with an error for focus after a swap (WCAG 3.3.1: errors are identified). */
 export function firstError(errors: FieldErrors, order: readonly string[]): string | undefined {
   return order.find((name) => errors[name] !== undefined);

@@ -4,6 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as pause } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { createRedis } from '../../src/limits/redis-client.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 export const redisUrl = process.env.TEST_REDIS_URL;
@@ -79,3 +81,23 @@ export const stateBackends: readonly StateBackend[] = [
   { name: 'memory', available: true, env: () => ({}) },
   { name: 'redis', available: redisAvailable, env: (prefix = uniquePrefix()) => ({ REDIS_URL: redisUrl ?? '', REDIS_KEY_PREFIX: prefix }) },
 ];
+
+/**
+ * In a `describe` per state backend: on Redis, the product's own client (src/limits/redis-client.ts)
+ * connected before the tests and, after them, the keys under `prefix` dropped and the connection
+ * closed; on memory, nothing. Read it through the getter once the tests run.
+ */
+export function productRedisFor(backend: { readonly name: string }, prefix: string): () => Redis | undefined {
+  let redis: Redis | undefined;
+  beforeAll(async () => {
+    if (backend.name !== 'redis') return;
+    redis = createRedis(redisUrl!);
+    await until(async () => redis!.status, (s) => s === 'ready', 5000, 'redis ready');
+  });
+  afterAll(async () => {
+    if (!redis) return;
+    await dropPrefix(redis, prefix);
+    redis.disconnect();
+  });
+  return () => redis;
+}

@@ -6,28 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceUnavailableError } from '../../src/errors/http-error.js';
 import { block, consume, createLimiter, forget, limitHeaders, peek, type Limiter, type LimiterOptions } from '../../src/limits/limiters.js';
 import { createRedis, type Redis } from '../../src/limits/redis-client.js';
-import { dropPrefix, proxiedRedis, redisAvailable, redisConnection, stateBackends, uniquePrefix, until } from '../helpers/redis.js';
+import { dropPrefix, productRedisFor, proxiedRedis, redisAvailable, redisConnection, stateBackends, uniquePrefix, until } from '../helpers/redis.js';
 import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 for (const backend of stateBackends) {
   describe.skipIf(!backend.available)(`fixed-window limiter on ${backend.name}`, () => {
     const prefix = uniquePrefix('lim');
-    let redis: Redis | undefined;
+    const redisOf = productRedisFor(backend, prefix);
     let n = 0;
     const make = (points: number, durationSeconds = 60, onRedisFailure: LimiterOptions['onRedisFailure'] = 'closed'): Limiter =>
-      createLimiter({ points, durationSeconds, keyPrefix: `${prefix}l${++n}`, redis, onRedisFailure });
-
-    beforeAll(async () => {
-      if (backend.name !== 'redis') return;
-      redis = createRedis(process.env.TEST_REDIS_URL!);
-      await until(async () => redis!.status, (s) => s === 'ready', 5000, 'redis ready');
-    });
-    afterAll(async () => {
-      if (redis) {
-        await dropPrefix(redis, prefix);
-        redis.disconnect();
-      }
-    });
+      createLimiter({ points, durationSeconds, keyPrefix: `${prefix}l${++n}`, redis: redisOf(), onRedisFailure });
 
     it('allows N in the window and refuses the (N+1)-th, counting down Remaining', async () => {
       const limiter = make(3);
@@ -75,12 +63,12 @@ for (const backend of stateBackends) {
         const limiter = make(3, 60);
         await consume(limiter, 'ttl-key');
         const key = `${prefix}l${n}:ttl-key`;
-        expect(await redis!.get(key)).toBe('1');
-        const pttl = await redis!.pttl(key);
+        expect(await redisOf()!.get(key)).toBe('1');
+        const pttl = await redisOf()!.pttl(key);
         expect(pttl).toBeGreaterThan(55_000);
         expect(pttl).toBeLessThanOrEqual(60_000);
         await block(limiter, 'blocked-key', 120);
-        const blocked = await redis!.pttl(`${prefix}l${n}:blocked-key`);
+        const blocked = await redisOf()!.pttl(`${prefix}l${n}:blocked-key`);
         expect(blocked).toBeGreaterThan(115_000);
         expect(blocked).toBeLessThanOrEqual(120_000);
       });
@@ -90,7 +78,7 @@ for (const backend of stateBackends) {
         try {
           await until(async () => other.status, (s) => s === 'ready', 5000, 'second connection ready');
           const keyPrefix = `${prefix}shared`;
-          const a = createLimiter({ points: 4, durationSeconds: 60, keyPrefix, redis, onRedisFailure: 'closed' });
+          const a = createLimiter({ points: 4, durationSeconds: 60, keyPrefix, redis: redisOf(), onRedisFailure: 'closed' });
           const b = createLimiter({ points: 4, durationSeconds: 60, keyPrefix, redis: other, onRedisFailure: 'closed' });
           const allowed = [];
           for (let i = 0; i < 6; i++) allowed.push((await consume(i % 2 ? b : a, 'ip')).allowed);

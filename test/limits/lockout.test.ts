@@ -4,11 +4,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpError } from '../../src/errors/http-error.js';
 import { FIRST_LOCK_SECONDS, Lockout, MAX_LOCK_SECONDS } from '../../src/limits/lockout.js';
-import { createRedis, type Redis } from '../../src/limits/redis-client.js';
 import { AuditLog } from '../../src/services/audit.js';
 import type { RequestContext } from '../../src/services/context.js';
 import { openSqlite, type TestStorage } from '../helpers/databases.js';
-import { dropPrefix, stateBackends, uniquePrefix, until } from '../helpers/redis.js';
+import { productRedisFor, stateBackends, uniquePrefix, until } from '../helpers/redis.js';
 
 const ctx: RequestContext = { ip: '192.0.2.1', userAgent: 'unit', requestId: 'req-1', receivedAt: 0 };
 const silent = { info: () => undefined, warn: () => undefined };
@@ -29,21 +28,13 @@ for (const backend of stateBackends) {
   describe.skipIf(!backend.available)(`lockout back-off on ${backend.name}`, () => {
     const prefix = uniquePrefix('lku');
     let storage: TestStorage;
-    let redis: Redis | undefined;
+    const redisOf = productRedisFor(backend, prefix);
     let audit: AuditLog;
     beforeAll(async () => {
       storage = await openSqlite();
       audit = new AuditLog(storage.audit, silent, () => Date.now());
-      if (backend.name === 'redis') {
-        redis = createRedis(process.env.TEST_REDIS_URL!);
-        await until(async () => redis!.status, (s) => s === 'ready', 5000, 'redis ready');
-      }
     });
     afterAll(async () => {
-      if (redis) {
-        await dropPrefix(redis, prefix);
-        redis.disconnect();
-      }
       await storage?.close();
     });
     afterEach(() => {
@@ -52,6 +43,7 @@ for (const backend of stateBackends) {
 
     /** Ends the current lock as time would: fake timers on memory; Redis expiring the key on Redis. */
     async function expire(lockoutPrefix: string, key: string, seconds: number): Promise<void> {
+      const redis = redisOf();
       if (!redis) {
         vi.advanceTimersByTime(seconds * 1000 + 100);
         return;
@@ -65,6 +57,7 @@ for (const backend of stateBackends) {
     }
 
     it(`doubles from ${FIRST_LOCK_SECONDS} s per lockout in the window and stops at ${MAX_LOCK_SECONDS} s`, async () => {
+      const redis = redisOf();
       if (!redis) vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
       // A day-long window and a threshold of 1, so the cap is reachable inside one window.
       const lockout = new Lockout({ threshold: 1, windowMinutes: 24 * 60, keyPrefix: `${prefix}cap:`, redis, audit });
@@ -80,6 +73,7 @@ for (const backend of stateBackends) {
     });
 
     it('a success clears the failures and the lockout count: the next lock is 60 s again', async () => {
+      const redis = redisOf();
       if (!redis) vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
       const lockout = new Lockout({ threshold: 2, windowMinutes: 60, keyPrefix: `${prefix}reset:`, redis, audit });
       for (const expected of [60, 120]) {
@@ -96,7 +90,7 @@ for (const backend of stateBackends) {
     });
 
     it('each lockout is audited with its length and number', async () => {
-      const lockout = new Lockout({ threshold: 1, windowMinutes: 60, keyPrefix: `${prefix}audit:`, redis, audit });
+      const lockout = new Lockout({ threshold: 1, windowMinutes: 60, keyPrefix: `${prefix}audit:`, redis: redisOf(), audit });
       await lockout.recordFailure('user:77', 77, ctx);
       const { events } = await audit.list({ limit: 10, offset: 0, userId: 77, action: 'lockout' });
       expect(events).toHaveLength(1);

@@ -1,7 +1,7 @@
 // The account page: profile (a new email needs the current password), password change, and the
 // sessions list with "sign out this device" and "sign out everywhere". Each form swaps itself.
 import type { Session, User } from '../../storage/index.js';
-import { field, firstError, hidden, message, type FieldErrors } from '../forms.js';
+import { field, firstError, hidden, message, passwordRule, type FieldErrors } from '../forms.js';
 import { html, type SafeHtml } from '../html.js';
 
 export interface ProfileFormState {
@@ -55,7 +55,7 @@ export function passwordForm(s: PasswordFormState): SafeHtml {
   ${field({ form: 'password', name: 'current_password', label: 'Current password', type: 'password', autocomplete: 'current-password', required: true, maxlength: 1024, error: errors.current_password, focus: focus === 'current_password' })}
   ${field({
     form: 'password', name: 'new_password', label: 'New password', type: 'password', autocomplete: 'new-password', required: true, maxlength: 1024,
-    hint: `At least ${s.passwordMinLength} characters. Every other session is signed out.`, error: errors.new_password, focus: focus === 'new_password',
+    hint: `${passwordRule(s.passwordMinLength)} Every other session is signed out.`, error: errors.new_password, focus: focus === 'new_password',
   })}
   <button type="submit">Change password</button>
 </form>`;

@@ -1,7 +1,7 @@
 // The sign-in and sign-up forms. Sign-in failures say only "Incorrect username or password"
 // (OWASP Authentication Cheat Sheet: never reveal which part was wrong); sign-up shows the API's
 // own validation and password-policy messages next to the fields they are about.
-import { field, firstError, hidden, message, type FieldErrors } from '../forms.js';
+import { field, firstError, hidden, message, passwordRule, type FieldErrors } from '../forms.js';
 import { html, type SafeHtml } from '../html.js';
 
 export interface LoginFormState {
@@ -59,7 +59,7 @@ export function registerForm(s: RegisterFormState): SafeHtml {
   ${field({ ...common('full_name'), label: 'Full name', autocomplete: 'name', optional: true, maxlength: 200 })}
   ${field({
     ...common('password'), label: 'Password', type: 'password', autocomplete: 'new-password', required: true, maxlength: 1024,
-    hint: `At least ${s.passwordMinLength} characters. Not a common password, and not containing your username or email.`,
+    hint: passwordRule(s.passwordMinLength),
   })}
   <div class="actions">
     <button type="submit">Create account</button>

@@ -1,6 +1,6 @@
 // The "forgot password" and "choose a new password" forms, the one confirmation every request gets,
 // and the one error every dead link gets (OWASP Forgot Password Cheat Sheet: never say which part).
-import { field, firstError, hidden, message, type FieldErrors } from '../forms.js';
+import { field, firstError, hidden, message, passwordRule, type FieldErrors } from '../forms.js';
 import { html, type SafeHtml } from '../html.js';
 
 export interface ForgotFormState {
@@ -55,7 +55,7 @@ export function resetForm(s: ResetFormState): SafeHtml {
   ${hidden('csrf_token', s.csrfToken)}
   ${field({
     form: 'reset', name: 'new_password', label: 'New password', type: 'password', autocomplete: 'new-password', required: true, maxlength: 1024,
-    hint: `At least ${s.passwordMinLength} characters. Not a common password, and not containing your username or email. Every session is signed out.`,
+    hint: `${passwordRule(s.passwordMinLength)} Every session is signed out.`,
     error: errors.new_password, focus: focus === 'new_password' || Object.keys(errors).length === 0,
   })}
   ${field({ form: 'reset', name: 'confirm_password', label: 'Repeat the new password', type: 'password', autocomplete: 'new-password', required: true, maxlength: 1024, error: errors.confirm_password, focus: focus === 'confirm_password' })}
