@@ -19,10 +19,21 @@ export interface SessionCookieSettings {
   readonly refreshMaxAgeSeconds: number;
 }
 
+/**
+ * A cookie's name: `__Host-` in production (only this origin, over HTTPS, with Path=/ and no
+ * Domain, can set it: no planting from a sibling subdomain). Every Path=/ cookie of ours uses it.
+ */
+export function hostCookieName(name: string, production: boolean): string {
+  return production ? `__Host-${name}` : name;
+}
+
 export function cookieNames(production: boolean): CookieNames {
-  return production
-    ? { access: '__Host-access_token', refresh: '__Secure-refresh_token', csrf: '__Host-csrf_token' }
-    : { access: 'access_token', refresh: 'refresh_token', csrf: 'csrf_token' };
+  return {
+    access: hostCookieName('access_token', production),
+    // Path-limited, so it cannot be __Host-; __Secure- still demands Secure.
+    refresh: production ? '__Secure-refresh_token' : 'refresh_token',
+    csrf: hostCookieName('csrf_token', production),
+  };
 }
 
 function options(settings: SessionCookieSettings, kind: keyof CookieNames, maxAge: number): CookieSerializeOptions {

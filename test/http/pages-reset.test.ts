@@ -293,6 +293,33 @@ describe('the protections of the other anonymous forms', () => {
   });
 });
 
+describe('in production', () => {
+  it('the link cookie is __Host-reset_link, Secure, HttpOnly, Lax and Path=/, and only the prefixed name is read', async () => {
+    const origin = 'https://gate.example.com';
+    const prod = await authApp({ clock, env: { ENVIRONMENT: 'production', TRUST_PROXY: 'loopback', ALLOWED_ORIGINS: 'https://app.example.com', PUBLIC_URL: origin, SMTP_URL: smtp.url } });
+    try {
+      const https = { 'x-forwarded-proto': 'https', host: 'gate.example.com' };
+      const signUp = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/register', headers: https, payload: { username: 'paula', email: 'paula@example.com', password: PASSWORD } });
+      expect(signUp.statusCode).toBe(201);
+      const count = smtp.messages.length;
+      const asked = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', headers: https, payload: { email: 'paula@example.com' } });
+      expect(asked.statusCode).toBe(202);
+      const token = resetLinkToken((await smtp.waitFor(count + 1))[count]!.text, origin)!;
+      const link = record(await getPage(prod.app, `/reset-password?token=${encodeURIComponent(token)}`, new CookieJar(), https));
+      expect(link.statusCode).toBe(303);
+      const [cookie] = setCookies(link);
+      expect(cookie!.raw).toMatch(/^__Host-reset_link=v1\.[^;]+; Max-Age=1800; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      const page = await getPage(prod.app, '/reset-password', new CookieJar({ '__Host-reset_link': cookie!.value }), https);
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain('name="new_password"');
+      const unprefixed = await getPage(prod.app, '/reset-password', new CookieJar({ reset_link: cookie!.value }), https);
+      expect(unprefixed.statusCode).toBe(400);
+    } finally {
+      await prod.close();
+    }
+  });
+});
+
 describe('the auth rate-limit group', () => {
   it('the forgot form shares one budget with the API\'s reset routes (and sign-in)', async () => {
     const limited = await authApp({ env: { RATE_LIMIT_AUTH: '3/minute' } });

@@ -12,7 +12,7 @@ import { ERRORS } from '../../errors/catalogue.js';
 import { HttpError } from '../../errors/http-error.js';
 import { issuesFromAjv } from '../../errors/validation.js';
 import { FORM_ONLY } from '../../plugins/content-types.js';
-import { clearSessionCookies } from '../../plugins/session-cookies.js';
+import { clearSessionCookies, hostCookieName } from '../../plugins/session-cookies.js';
 import { issuesToFields, type FieldErrors } from '../../pages/forms.js';
 import { forgotForm, forgotSent, resetForm, resetLinkDead } from '../../pages/views/password-reset.js';
 import { RESET_TOKEN_TTL_MS } from '../../services/password-reset.js';
@@ -37,16 +37,11 @@ const ResetForm = Type.Object({
 }, { additionalProperties: false });
 const RESET_FIELDS = ['new_password', 'confirm_password'];
 
-/** A link token is URL-safe text; anything else is not one of ours. */
-const TOKEN_SHAPE = /^[A-Za-z0-9._~-]{20,200}$/;
+/** A link token is URL-safe text (its length is the service's to judge); anything else is not one of ours. */
+const TOKEN_SHAPE = /^[A-Za-z0-9._~-]{1,200}$/;
 
 function tokenOf(value: unknown): string | undefined {
   return typeof value === 'string' && TOKEN_SHAPE.test(value) ? value : undefined;
-}
-
-/** `__Host-` in production: only this origin, over HTTPS, can set it. */
-export function resetCookieName(production: boolean): string {
-  return production ? '__Host-reset_link' : 'reset_link';
 }
 
 /**
@@ -62,14 +57,13 @@ export const passwordResetPages: FastifyPluginAsync<PageRouteOptions> = async (a
   const { services, cookies } = options;
   const minLength = services.config.passwordMinLength;
   const key = services.derivedKeys.encryption;
-  const cookieName = resetCookieName(services.config.isProduction);
+  const cookieName = hostCookieName('reset_link', services.config.isProduction);
+  // Lax, not Strict: the link is opened from a mail client, a cross-site navigation.
+  const cookie = { httpOnly: true, sameSite: 'lax', path: '/', secure: cookies.secure } as const;
 
   const sealToken = (reply: FastifyReply, token: string) =>
-    // Lax, not Strict: the link is opened from a mail client, a cross-site navigation.
-    reply.setCookie(cookieName, encrypt(key, token, SEAL_CONTEXT), {
-      httpOnly: true, sameSite: 'lax', path: '/', secure: cookies.secure, maxAge: RESET_TOKEN_TTL_MS / 1000,
-    });
-  const dropToken = (reply: FastifyReply) => reply.clearCookie(cookieName, { httpOnly: true, sameSite: 'lax', path: '/', secure: cookies.secure });
+    reply.setCookie(cookieName, encrypt(key, token, SEAL_CONTEXT), { ...cookie, maxAge: RESET_TOKEN_TTL_MS / 1000 });
+  const dropToken = (reply: FastifyReply) => reply.clearCookie(cookieName, cookie);
   /** The token this browser holds from the link it opened, if it still reads as one. */
   const heldToken = (request: FastifyRequest): string | undefined => {
     const sealed = readCookie(request, cookieName);

@@ -3,13 +3,11 @@
 // CSRF": the attacker cannot read the cookie, so cannot make the field). Origin is checked too.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { keyedHash, randomToken, safeEqual } from '../../crypto/secrets.js';
+import { hostCookieName } from '../../plugins/session-cookies.js';
 import type { PageRouteOptions } from './context.js';
 import { readCookie, text } from './context.js';
 
-/** `__Host-` in production: only this origin, over HTTPS, can set it (no planting from a sibling subdomain). */
-export function presessionCookieName(production: boolean): string {
-  return production ? '__Host-login_csrf' : 'login_csrf';
-}
+const COOKIE = 'login_csrf';
 
 const WELL_FORMED = /^[A-Za-z0-9_-]{43}$/;
 
@@ -22,7 +20,7 @@ function fieldFor(options: PageRouteOptions, cookie: string): string {
  * one (so two open tabs both work), else sets a new one for this browser session.
  */
 export function presessionToken(request: FastifyRequest, reply: FastifyReply, options: PageRouteOptions): string {
-  const name = presessionCookieName(options.services.config.isProduction);
+  const name = hostCookieName(COOKIE, options.services.config.isProduction);
   let cookie = readCookie(request, name);
   if (!cookie || !WELL_FORMED.test(cookie)) {
     cookie = randomToken();
@@ -34,7 +32,7 @@ export function presessionToken(request: FastifyRequest, reply: FastifyReply, op
 
 /** True when the form's `csrf_token` is the HMAC of this browser's pre-session cookie. */
 export function presessionValid(request: FastifyRequest, options: PageRouteOptions): boolean {
-  const cookie = readCookie(request, presessionCookieName(options.services.config.isProduction));
+  const cookie = readCookie(request, hostCookieName(COOKIE, options.services.config.isProduction));
   const sent = text(request.body, 'csrf_token');
   if (!cookie || !WELL_FORMED.test(cookie) || !sent || sent.length > 200) return false;
   return safeEqual(sent, fieldFor(options, cookie));
