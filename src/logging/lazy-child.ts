@@ -10,6 +10,15 @@ export function levelEnabled(logger: FastifyBaseLogger, level: string): boolean 
   return (logger as unknown as Logger).isLevelEnabled(level);
 }
 
+/** Like levelEnabled, under a narrower floor when one is given (a route's own logLevel, e.g. 'warn' on health probes). */
+export function levelEnabledUnder(logger: FastifyBaseLogger, level: string, floor: string | undefined): boolean {
+  if (floor !== undefined) {
+    const values = (logger as unknown as Logger).levels.values;
+    if ((values[level] ?? 0) < (values[floor] ?? 0)) return false;
+  }
+  return levelEnabled(logger, level);
+}
+
 type LogFn = (...args: unknown[]) => void;
 
 class LazyChildLogger {
@@ -27,13 +36,7 @@ class LazyChildLogger {
 
   /** A route's own logLevel (e.g. 'warn' on health probes) applies before anything is created. */
   private enabled(level: string): boolean {
-    if (this.real) return levelEnabled(this.real, level);
-    const own = this.options.level;
-    if (own !== undefined) {
-      const values = (this.parent as unknown as Logger).levels.values;
-      if ((values[level] ?? 0) < (values[own] ?? 0)) return false;
-    }
-    return levelEnabled(this.parent, level);
+    return this.real ? levelEnabled(this.real, level) : levelEnabledUnder(this.parent, level, this.options.level);
   }
 
   private write(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', args: unknown[]): void {

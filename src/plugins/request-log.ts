@@ -2,7 +2,7 @@
 // Written through the root logger with the request id as a field: the same line a per-request child
 // would write, without creating one for every request.
 import fp from 'fastify-plugin';
-import { levelEnabled } from '../logging/lazy-child.js';
+import { levelEnabledUnder } from '../logging/lazy-child.js';
 
 export const requestLog = fp(
   async (app) => {
@@ -10,13 +10,9 @@ export const requestLog = fp(
     // URL's credentials are already redacted (redactUrl); running pino's path redaction over it on
     // every request cost more than the rest of the line (docs/benchmarks.md), so this one logger skips it.
     const lines = app.log.child({}, { redact: [] } as never);
-    const levels = (app.log as unknown as { levels: { values: Record<string, number> } }).levels.values;
-    const INFO = levels.info ?? 30;
     app.addHook('onResponse', (request, reply, done) => {
       // A route's own logLevel (e.g. 'warn' on the health probes) silences its request lines too.
-      const routeLevel = request.routeOptions.logLevel;
-      const quietRoute = routeLevel !== undefined && (levels[routeLevel] ?? 0) > INFO;
-      if (!quietRoute && levelEnabled(app.log, 'info')) {
+      if (levelEnabledUnder(app.log, 'info', request.routeOptions.logLevel)) {
         lines.info({ reqId: request.id, req: request, res: { statusCode: reply.statusCode }, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
       }
       done();
