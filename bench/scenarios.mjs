@@ -51,6 +51,18 @@ function usersMe(name, server, credential, title) {
   };
 }
 
+/** The one-off headers comparison: the bare route with one security-headers plugin, recording what it sends. */
+function headersOnly(name, server, title) {
+  return {
+    name,
+    title,
+    server,
+    section: 'headers',
+    request: { method: 'GET', path: '/bare' },
+    setup: async (target) => ({ info: { headers: await responseHeaders(target, '/bare') } }),
+  };
+}
+
 export const scenarios = [
   {
     name: 'bare',
@@ -98,20 +110,6 @@ export const scenarios = [
       { ratioOf: 'argon2', min: 0.8, label: 'logins/s ÷ argon2id hashes/s' },
     ],
   },
-  {
-    name: 'headers-helmet',
-    title: 'GET /bare on bare Fastify + @fastify/helmet (static CSP, no HSTS)',
-    server: 'helmet',
-    section: 'headers',
-    request: { method: 'GET', path: '/bare' },
-    setup: async (server) => ({ info: { headers: await responseHeaders(server, '/bare') } }),
-  },
-  {
-    name: 'headers-gatehouse',
-    title: 'GET /bare on bare Fastify + Gatehouse `securityHeaders({ hsts: false })`',
-    server: 'security-headers',
-    section: 'headers',
-    request: { method: 'GET', path: '/bare' },
-    setup: async (server) => ({ info: { headers: await responseHeaders(server, '/bare') } }),
-  },
+  headersOnly('headers-helmet', 'helmet', 'GET /bare on bare Fastify + @fastify/helmet (static CSP, no HSTS)'),
+  headersOnly('headers-gatehouse', 'security-headers', 'GET /bare on bare Fastify + Gatehouse `securityHeaders({ hsts: false })`'),
 ];
