@@ -20,7 +20,11 @@ export async function startServer(env: Env): Promise<Running> {
   const [{ buildApp }, { openStorage }, { ensureFirstSuperuser }] = await Promise.all([
     import('./app.js'), import('./storage/index.js'), import('./services/bootstrap.js'),
   ]);
-  const storage = await openStorage(config.databaseUrl);
+  // Which variable to check, for the one line a failed start prints.
+  const storageVariable = env.DATABASE_URL ? 'DATABASE_URL' : 'DATA_DIR';
+  const storage = await openStorage(config.databaseUrl).catch((err: unknown) => {
+    throw new StartupFault(storageVariable, err);
+  });
   let app: GatehouseApp;
   try {
     app = await buildApp(config, { storage });
@@ -38,7 +42,13 @@ export async function startServer(env: Env): Promise<Running> {
     throw err;
   }
   const beginDrain = closeConnectionsAfterInFlight(app.server);
-  const url = await app.listen({ host: config.host, port: config.port });
+  let url: string;
+  try {
+    url = await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    throw new StartupFault(`HOST and PORT (${config.host}:${config.port})`, err);
+  }
   app.log.info({ url, environment: config.environment, database: storage.handle.dialect }, 'gatehouse listening');
   return {
     app, url,
@@ -115,9 +125,24 @@ export async function serve(env: Env): Promise<number> {
   });
 }
 
-/** A start-up failure in one line, without connection strings or other secrets. */
+/** A start-up step that failed, and the variable that chose what it worked on. */
+export class StartupFault extends Error {
+  override readonly name = 'StartupFault';
+  constructor(readonly variable: string, override readonly cause: unknown) {
+    super(describeCause(cause));
+  }
+}
+
+/** A start-up failure in one line, naming the variable to check, without connection strings or other secrets. */
 export function describeStartError(err: unknown): string {
-  const e = err as { code?: string; message?: string };
+  return err instanceof StartupFault ? `${err.variable}: ${err.message}` : describeCause(err);
+}
+
+function describeCause(err: unknown): string {
+  const e = err as { code?: string; message?: string; path?: string };
+  if (e?.code === 'EADDRNOTAVAIL') return 'this machine has no such address to listen on';
+  if (e?.code === 'ENOTFOUND') return 'the host name does not resolve';
+  if (e?.code === 'ENOTDIR' || e?.code === 'EROFS' || (e?.code === 'ENOENT' && e.path)) return `cannot create or open ${e.path ?? 'a file'} (${e.code})`;
   if (e?.code === 'EADDRINUSE') return 'the port is already in use (set PORT)';
   if (e?.code === 'EACCES') return 'permission denied opening the port or data directory';
   if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED|timeout exceeded when trying to connect|getaddrinfo/.test(e?.message ?? '')) {

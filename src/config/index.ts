@@ -77,6 +77,12 @@ export class ConfigError extends Error {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** A file-system error in words, without a stack: "ENOTDIR: not a directory". */
+export function fsReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code ? `${e.code}${e.path ? ` at ${e.path}` : ''}` : String(e?.message ?? err).split('\n')[0]!;
+}
+
 /** Reads `.env` in `cwd` (if any) under the real environment: real variables win. */
 export function environmentWithDotenv(env: Env, cwd: string): Env {
   const file = join(cwd, '.env');
@@ -133,6 +139,7 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
       if (!sqlitePath(raw)) throw new ConfigValueError('must name a file, e.g. sqlite:./data/gatehouse.db');
       return raw;
     }
+    if (!/^postgres(ql)?:/.test(raw)) throw new ConfigValueError('must start with sqlite: or postgres:// (or postgresql://)');
     return parseUrl(raw, ['postgres:', 'postgresql:']);
   });
   const redisUrl = read<string | undefined>('REDIS_URL', undefined, (raw) => parseUrl(raw, ['redis:', 'rediss:']));
@@ -212,7 +219,12 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
   } else if (isProduction) {
     problems.push('SECRET_KEY must be set in production (at least 32 random bytes, e.g. `openssl rand -base64 48`)');
   } else if (problems.length === 0) {
-    const dev = loadOrCreateDevSecret(dataDir);
+    let dev: { key: string; created: boolean };
+    try {
+      dev = loadOrCreateDevSecret(dataDir);
+    } catch (err) {
+      throw new ConfigError([`DATA_DIR cannot hold the development SECRET_KEY (${fsReason(err)}); set DATA_DIR to a writable directory, or set SECRET_KEY`]);
+    }
     secretKey = dev.key;
     if (dev.created) warnings.push(`SECRET_KEY is not set: generated a development key in ${join(dataDir, 'secret_key')} (set SECRET_KEY in production)`);
   }

@@ -1,7 +1,8 @@
 // SECRET_KEY strength rules and the development fallback key kept in DATA_DIR.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirectory } from './make-directory.js';
 
 /** Values copied from tutorials and templates; a key containing one of these is treated as unset. */
 const PLACEHOLDERS = [
@@ -10,7 +11,28 @@ const PLACEHOLDERS = [
   'placeholder', 'example', 'insecure', 'notsecret', 'not-secret', 'default', 'password', 'xxxxxxxx',
 ];
 
+/** Keys published in tutorials (FastAPI's OAuth2/JWT tutorial): random-looking, and known to everyone. */
+const PUBLISHED_KEYS = new Set(['09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7']);
+
 export const MIN_SECRET_BYTES = 32;
+/** The contract: at least 32 bytes of entropy. */
+const MIN_CAPACITY_BITS = MIN_SECRET_BYTES * 8;
+
+/**
+ * The most entropy a key of this length could hold, given the kinds of characters it uses: 64 hex
+ * digits hold 256 bits, 32 base64 characters only 192 (24 random bytes), 32 of [a-z0-9] about 165.
+ * Generous on purpose (any punctuation counts as all 32 of it): it refuses keys too short for their
+ * alphabet; `estimatedEntropyBits` catches the predictable ones.
+ */
+function capacityBits(value: string): number {
+  let alphabet: number;
+  if (/^[0-9a-f]+$/.test(value) || /^[0-9A-F]+$/.test(value)) alphabet = 16;
+  else {
+    alphabet = (/[0-9]/.test(value) ? 10 : 0) + (/[a-z]/.test(value) ? 26 : 0) + (/[A-Z]/.test(value) ? 26 : 0)
+      + (/[^0-9a-zA-Z]/.test(value) ? 32 : 0);
+  }
+  return [...value].length * Math.log2(alphabet);
+}
 /** Shannon estimate over the characters; catches "aaaa…" and repeated words that pass a length check. */
 const MIN_ESTIMATED_BITS = 128;
 
@@ -30,8 +52,9 @@ function estimatedEntropyBits(value: string): number {
 export function secretKeyWeakness(value: string): string | null {
   const lower = value.toLowerCase();
   if (PLACEHOLDERS.some((p) => lower.includes(p))) return 'is a known placeholder value; generate one with `openssl rand -base64 48`';
-  if (Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES) {
-    return `must be at least ${MIN_SECRET_BYTES} bytes of random data; generate one with \`openssl rand -base64 48\``;
+  if (PUBLISHED_KEYS.has(lower)) return 'is the example key of a public tutorial; generate one with `openssl rand -base64 48`';
+  if (Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES || capacityBits(value) < MIN_CAPACITY_BITS) {
+    return `must hold at least ${MIN_SECRET_BYTES} bytes of random data (64 hex or 44 base64 characters); generate one with \`openssl rand -base64 48\``;
   }
   // A short run repeated ("0123456789abcdef" twice) has a flat character histogram, so the
   // estimate below misses it; a key that is a repetition holds only its period's entropy.
@@ -55,7 +78,7 @@ export function loadOrCreateDevSecret(dataDir: string): { key: string; created: 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDirectory(dataDir);
   const key = randomBytes(48).toString('base64url');
   try {
     // 'wx': two processes starting at once must end up sharing one key, not overwrite each other's.

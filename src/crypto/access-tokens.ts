@@ -27,6 +27,8 @@ export interface AccessTokenInput {
   readonly roles: readonly string[];
   readonly scope: string;
   readonly authzVersion: number;
+  /** The end of the session (epoch ms): the token expires then if that comes before its usual lifetime. */
+  readonly notAfter?: number;
 }
 
 /** Why a token was refused; for logs only — clients always see the same 401. */
@@ -83,9 +85,10 @@ export class AccessTokens {
   async issue(input: AccessTokenInput): Promise<{ token: string; claims: AccessClaims }> {
     const { keys, issuer, audience, ttlSeconds } = this.options;
     const iat = Math.floor(this.options.now() / 1000);
+    const exp = Math.min(iat + ttlSeconds, input.notAfter === undefined ? Infinity : Math.floor(input.notAfter / 1000));
     const claims: AccessClaims = {
       sub: String(input.userId), sid: input.sessionId, jti: randomBytes(16).toString('base64url'),
-      iat, exp: iat + ttlSeconds, iss: issuer, aud: audience, type: 'access',
+      iat, exp, iss: issuer, aud: audience, type: 'access',
       roles: [...input.roles], scope: input.scope, ver: input.authzVersion,
     };
     const { kid, key } = keys.signingKey();

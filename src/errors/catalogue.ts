@@ -45,6 +45,7 @@ export const ERRORS = {
   INVALID_MFA_CODE: { status: 400, detail: 'Invalid two-factor code' },
   MFA_SETUP_REQUIRED: { status: 409, detail: 'Start two-factor setup first' },
   MFA_REAUTH_FAILED: { status: 403, detail: 'Incorrect password or two-factor code' },
+  MFA_CURRENT_CODE_REQUIRED: { status: 403, detail: 'Two-factor authentication is on: send current_code, a code from your current authenticator or a recovery code' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERRORS;

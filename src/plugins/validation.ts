@@ -1,6 +1,7 @@
 // Schema validation in two strengths: bodies are validated exactly (no coercion, unknown fields
 // rejected rather than silently dropped: no mass assignment); query strings, params and headers
-// are coerced from text, as they arrive as text. Either way a string holding U+0000 is refused.
+// are coerced from text, as they arrive as text (numbers written in decimal only). Either way a
+// string holding U+0000 is refused.
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
@@ -94,12 +95,51 @@ function lazyValidator(compile: () => ValidateFunction): ValidateFunction {
   return Object.assign(lazy, { schemaEnv: {} as ValidateFunction['schemaEnv'] });
 }
 
+/** How a number is written in a query string: decimal digits only (FastAPI refuses `0x2`, `0b1`, `2e0` for an int). */
+const DECIMAL = { integer: /^\s*[+-]?\d+\s*$/, number: /^\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*$/ } as const;
+
+/** The top-level properties of an object schema that are numbers, and how each must be written. */
+function numericProperties(schema: unknown): [string, RegExp][] {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties;
+  if (!properties) return [];
+  return Object.entries(properties).flatMap(([name, property]) => {
+    const type = property?.type;
+    return type === 'integer' || type === 'number' ? [[name, DECIMAL[type]] as [string, RegExp]] : [];
+  });
+}
+
+/**
+ * Ajv coerces text to a number with JavaScript's `+value`, which reads `0x10`, `0b1` and `1e3` too:
+ * for a text part, a number must be written in decimal before it is coerced, or it is a type error.
+ */
+function withDecimalNumbers(validate: ValidateFunction, schema: unknown): ValidateFunction {
+  const numeric = numericProperties(schema);
+  if (numeric.length === 0) return validate;
+  const checked = function (this: unknown, data: unknown, context?: unknown) {
+    if (data !== null && typeof data === 'object') {
+      for (const [name, shape] of numeric) {
+        const raw = (data as Record<string, unknown>)[name];
+        const texts = Array.isArray(raw) ? raw : [raw];
+        if (texts.some((text) => typeof text === 'string' && !shape.test(text))) {
+          const type = shape === DECIMAL.integer ? 'integer' : 'number';
+          checked.errors = [{ keyword: 'type', instancePath: `/${name}`, schemaPath: `#/properties/${name}/type`, params: { type }, message: `must be ${type}` }];
+          return false;
+        }
+      }
+    }
+    const ok = (validate as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context);
+    checked.errors = validate.errors;
+    return ok;
+  } as ValidateFunction;
+  return Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+}
+
 export function installValidators(app: FastifyInstance): void {
   let body: Ajv | undefined;
   let text: Ajv | undefined;
   app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(() => {
-    const compiler = httpPart === 'body' ? (body ??= ajv({ coerceTypes: false })) : (text ??= ajv({ coerceTypes: 'array' }));
-    return withNulCheck(compiler.compile(schema));
+    if (httpPart === 'body') return withNulCheck((body ??= ajv({ coerceTypes: false })).compile(schema));
+    return withDecimalNumbers(withNulCheck((text ??= ajv({ coerceTypes: 'array' })).compile(schema)), schema);
   }));
   app.setSerializerCompiler(lazySerializerCompiler());
 }

@@ -2,7 +2,7 @@
 // response schema is ever serialised, so a hash can never leak) and document the API.
 import { Type, type Static } from 'typebox';
 import { USERNAME_PATTERN } from '../services/users.js';
-import type { Session, User } from '../storage/index.js';
+import type { Session, UserProfile } from '../storage/index.js';
 
 export const Username = Type.String({ pattern: USERNAME_PATTERN, minLength: 3, maxLength: 50, description: '3–50 letters, digits or _' });
 export const Email = Type.String({ format: 'email', maxLength: 320 });
@@ -22,7 +22,7 @@ export const UserOut = Type.Object({
 }, { $id: 'User' });
 export type UserJson = Static<typeof UserOut>;
 
-export function userJson(user: User): UserJson {
+export function userJson(user: UserProfile): UserJson {
   return {
     id: user.id, username: user.username, email: user.email, full_name: user.fullName, role: user.role,
     is_active: user.isActive, mfa_enabled: user.mfaEnabled, created_at: new Date(user.createdAt).toISOString(),

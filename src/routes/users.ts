@@ -15,7 +15,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
   app.get('/users/me', {
     onRequest: [app.requireUser, app.requireScopes('profile:read')],
     schema: { tags: ['users'], summary: 'Your profile', security: BEARER_OR_KEY, response: { 200: UserOut, ...AUTH_ERRORS } },
-  }, async (request) => userJson(await services.users.current(request.principal.userId)));
+  }, async (request) => userJson(await services.users.profile(request.principal.userId)));
 
   app.patch('/users/me', {
     onRequest: [app.requireUser, app.requireScopes('profile:write')],

@@ -67,15 +67,17 @@ export class MfaService implements SecondFactor {
   /**
    * Confirms the pending secret with one of its codes, switches MFA on (or over to the new secret)
    * and returns ten fresh recovery codes, shown this once; earlier codes stop working.
-   * The step is not recorded here: the code proves the app was set up, and recording it would make
-   * the user wait for the next step before they can sign in.
+   * Switching while MFA is on also needs `currentCode`, a code of the factor in force (TOTP or
+   * recovery): else whoever holds a session could swap the second factor for their own and
+   * lock the owner out of it. Wrong ones count toward the lockout, like on disable.
    */
-  async enable(userId: number, code: string, ctx: RequestContext): Promise<string[]> {
+  async enable(userId: number, code: string, ctx: RequestContext, currentCode?: string): Promise<string[]> {
     const user = await this.activeUser(userId);
     if (!user.mfaPendingSecret) throw new HttpError(user.mfaEnabled ? 'MFA_ALREADY_ENABLED' : 'MFA_SETUP_REQUIRED');
     const pending = this.open(user.id, user.mfaPendingSecret);
     const step = matchTotpStep(pending, code.replace(/\s/g, ''), this.o.now());
     if (step === undefined) throw new HttpError('INVALID_MFA_CODE');
+    if (user.mfaEnabled) await this.proveCurrentFactor(user, currentCode, ctx);
     const codes = newRecoveryCodes();
     const hashes = codes.map((c) => hashRecoveryCode(this.o.recoveryKey, user.id, normalizeRecoveryCode(c)!));
     const now = this.o.now();
@@ -87,6 +89,18 @@ export class MfaService implements SecondFactor {
     });
     await this.o.audit.record('mfa.enable', ctx, { userId: user.id, outcome: 'success', details: { rotated: user.mfaEnabled } });
     return codes;
+  }
+
+  /** A code of the factor in force, before it is replaced (consumed like a sign-in's). */
+  private async proveCurrentFactor(user: User, currentCode: string | undefined, ctx: RequestContext): Promise<void> {
+    if (currentCode === undefined) throw new HttpError('MFA_CURRENT_CODE_REQUIRED');
+    const key = accountKey(user, '');
+    await this.o.throttle.assertNotLocked(key);
+    if (!(await this.verify(user, currentCode.trim(), ctx))) {
+      await this.o.audit.record('mfa.enable', ctx, { userId: user.id, outcome: 'failure', details: { rotated: true } });
+      await this.o.throttle.recordFailure(key, user.id, ctx);
+      throw new HttpError('MFA_REAUTH_FAILED');
+    }
   }
 
   /** Turns MFA off with the password and a TOTP or recovery code; either wrong gets one answer. */

@@ -13,6 +13,11 @@ import { currentScopes } from './scopes.js';
 
 const DAY = 86_400_000;
 
+/** Resolves once the event loop has polled for I/O again (two check phases on: one poll between). */
+function afterNextPoll(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
 export interface IssuedTokens {
   readonly session: Session;
   readonly user: User;
@@ -86,6 +91,12 @@ export class SessionService {
     const user = await this.o.storage.users.findById(session.userId);
     if (!user || !user.isActive) throw invalidRefresh();
 
+    // Two refreshes a client fired at once (two tabs) reach the server microseconds apart; on SQLite
+    // the first would rotate before the second is even read, and the second would look like a
+    // replay. Waiting for the event loop to poll once more lets every request already received be
+    // read first: a concurrent one then finds the token unrotated and loses the race below (401,
+    // the session lives). A token presented after the rotation is still a replay.
+    await afterNextPoll();
     const next = randomToken();
     const rotated = await this.o.storage.transaction(async (repos) => {
       // The rotation time is taken as late as possible: a request that arrived before it is concurrent.
@@ -151,7 +162,9 @@ export class SessionService {
     const scope = currentScopes(session.scope, user.role).join(' ');
     const { token, claims } = await this.o.tokens.issue({
       userId: user.id, sessionId: session.id, roles: [user.role], scope, authzVersion: user.authzVersion,
+      // A session never outlives SESSION_MAX_DAYS, and neither does an access token of it.
+      notAfter: session.expiresAt,
     });
-    return { session, user, accessToken: token, claims, refreshToken, expiresIn: this.o.tokens.ttlSeconds, scope };
+    return { session, user, accessToken: token, claims, refreshToken, expiresIn: claims.exp - claims.iat, scope };
   }
 }

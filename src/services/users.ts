@@ -4,7 +4,7 @@ import type { PasswordHasher } from '../crypto/passwords.js';
 import { passwordProblem, type PolicyOptions } from '../crypto/password-policy.js';
 import { HttpError, invalid } from '../errors/http-error.js';
 import type { RevocationStore } from '../limits/revocations.js';
-import { UniqueViolationError, type Role, type Storage, type User } from '../storage/index.js';
+import { UniqueViolationError, type Role, type Storage, type User, type UserProfile } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
 import type { AuthenticationService } from './authentication.js';
 import type { RequestContext } from './context.js';
@@ -51,6 +51,12 @@ function conflict(err: unknown): never {
   throw err;
 }
 
+/** A deleted or deactivated account is refused like a bad token. */
+function signedIn<U extends UserProfile>(user: U | undefined): U {
+  if (!user || !user.isActive) throw new HttpError('INVALID_TOKEN', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+  return user;
+}
+
 export class UserService {
   constructor(private readonly o: UserServiceOptions) {}
 
@@ -70,11 +76,14 @@ export class UserService {
     }, this.o.now()).catch(conflict);
   }
 
-  /** The signed-in user; a deleted or deactivated account is refused like a bad token. */
+  /** The signed-in user. */
   async current(userId: number): Promise<User> {
-    const user = await this.o.storage.users.findById(userId);
-    if (!user || !user.isActive) throw new HttpError('INVALID_TOKEN', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
-    return user;
+    return signedIn(await this.o.storage.users.findById(userId));
+  }
+
+  /** The signed-in user's profile only (what `GET /users/me` shows), refused like `current`. */
+  async profile(userId: number): Promise<UserProfile> {
+    return signedIn(await this.o.storage.users.findProfile(userId));
   }
 
   /** Profile edit: a new email needs the right current password (403 otherwise); nothing changes on refusal. */

@@ -1,6 +1,6 @@
 // Opens the database named by DATABASE_URL: SQLite (WAL, foreign keys on) or PostgreSQL (a pool
 // with short timeouts so an outage becomes a quick 503, never a hang).
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type SqliteDatabase from 'better-sqlite3';
@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { Database } from './schema.js';
 import { CurrentSchemaIntrospector } from './schema-introspector.js';
+import { makeDirectory } from '../config/make-directory.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -61,7 +62,7 @@ export function openDatabase(url: string, options: OpenOptions = {}): DatabaseHa
 
 function openSqlite(url: string): DatabaseHandle {
   const file = sqliteFile(url);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  if (file !== ':memory:') makeDirectory(dirname(file));
   const native = new (loadSqlite())(file);
   // The file holds password hashes and encrypted secrets: owner only (WAL/SHM files inherit the mode).
   if (file !== ':memory:') chmodSync(file, 0o600);

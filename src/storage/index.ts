@@ -78,7 +78,7 @@ export async function migrateDatabase(url: string, options: OpenOptions, handle?
 }
 
 export { UniqueViolationError, isDatabaseUnavailable, classifyDatabaseError } from './errors.js';
-export type { User, Role, NewUser, UserPatch } from './repositories/users.js';
+export type { User, UserProfile, Role, NewUser, UserPatch } from './repositories/users.js';
 export type { Session, SessionKind, RefreshToken } from './repositories/sessions.js';
 export type { ApiKey } from './repositories/api-keys.js';
 export type { AuditEvent, NewAuditEvent, AuditQuery } from './repositories/audit.js';

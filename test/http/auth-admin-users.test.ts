@@ -80,6 +80,19 @@ for (const target of databaseTargets) {
           expect(res.json().detail[0].loc[0]).toBe('query');
         }
       });
+
+      it('numbers in the query are decimal: hex, binary, octal and exponent forms are 422, as FastAPI answers', async () => {
+        for (const query of ['?limit=0x2', '?limit=0b1', '?limit=0o7', '?limit=2e0', '?offset=1e1', '?limit=Infinity']) {
+          const res = await list(query);
+          expect(res.statusCode, query).toBe(422);
+          expect(res.json().detail[0], query).toMatchObject({ loc: ['query', query.slice(1, query.indexOf('='))], type: expect.stringMatching(/^int_/) });
+        }
+        for (const query of ['?limit=2', '?limit=%2B2', '?limit=%202', '?limit=002&offset=0']) {
+          const res = await list(query);
+          expect(res.statusCode, query).toBe(200);
+          expect(res.json<unknown[]>(), query).toHaveLength(2);
+        }
+      });
     });
 
     describe('PATCH /admin/users/{id}', () => {

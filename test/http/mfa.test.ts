@@ -134,7 +134,7 @@ for (const target of databaseTargets) {
       expect(res.statusCode, res.body).toBe(204);
     });
 
-    it('setup while MFA is on keeps the old secret in force until a new one is enabled', async () => {
+    it('setup while MFA is on keeps the old secret in force until a new one is enabled with a code of the old', async () => {
       await register(t.app, { username: 'rotator' });
       const { access_token } = await tokenFor(t.app, 'rotator');
       const old = await enableTotp(t.app, access_token, clock);
@@ -146,7 +146,19 @@ for (const target of databaseTargets) {
       expect((await login(t.app, 'rotator', undefined, { otp: totpCode(fresh.secret, clock.now()) })).json()).toEqual(MFA_REQUIRED);
       expect((await login(t.app, 'rotator', undefined, { otp: totpCode(old.secret, clock.now()) })).statusCode).toBe(200);
 
-      const enabled = await post('enable', access_token, { code: totpCode(fresh.secret, clock.now()) });
+      // Whoever holds a session cannot swap the factor without a code of the one in force.
+      const bare = await post('enable', access_token, { code: totpCode(fresh.secret, clock.now()) });
+      expect(bare.statusCode, bare.body).toBe(403);
+      expect(bare.json().detail).toMatch(/current_code/);
+      const wrong = await post('enable', access_token, { code: totpCode(fresh.secret, clock.now()), current_code: '000000' });
+      expect(wrong.statusCode, wrong.body).toBe(403);
+      expect(wrong.json()).toEqual({ detail: 'Incorrect password or two-factor code' });
+      const failures = await t.storage.audit.list({ limit: 5, offset: 0, action: 'mfa.enable' });
+      expect(failures.events[0]).toMatchObject({ outcome: 'failure' });
+      nextStep();
+      expect((await login(t.app, 'rotator', undefined, { otp: totpCode(fresh.secret, clock.now()) })).json()).toEqual(MFA_REQUIRED);
+
+      const enabled = await post('enable', access_token, { code: totpCode(fresh.secret, clock.now()), current_code: totpCode(old.secret, clock.now()) });
       expect(enabled.statusCode, enabled.body).toBe(200);
       nextStep();
       expect((await login(t.app, 'rotator', undefined, { otp: totpCode(old.secret, clock.now()) })).statusCode).toBe(401);

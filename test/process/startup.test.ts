@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, it, type ExpectStatic } from 'vitest';
 import { tempDir } from '../helpers/config.js';
@@ -35,12 +36,15 @@ interface Server {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-async function gatehouse(env: Record<string, string>, dataDir = tempDir()): Promise<Server> {
+/** `npm start` as the README shows it, from the repository's root. */
+const NPM_START = { command: 'npm', args: ['start', '--silent'], cwd: fileURLToPath(new URL('../..', import.meta.url)) };
+
+async function gatehouse(env: Record<string, string>, dataDir = tempDir(), via?: typeof NPM_START): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const child = spawn(via?.command ?? process.execPath, via?.args ?? [BIN, 'serve'], {
     // A clean environment: nothing from the test runner leaks into the server's configuration.
     env: { PATH: process.env.PATH ?? '', HOME: dataDir, DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
-    cwd: dataDir,
+    cwd: via?.cwd ?? dataDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: Record<string, unknown>[] = [];
@@ -172,6 +176,22 @@ describe('gatehouse serve', () => {
     }
   });
 
+  it('`npm start` serves, and a SIGTERM to npm drains the server and exits 0, leaving nothing listening', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const s = await gatehouse({}, tempDir(), NPM_START);
+    try {
+      await listening(s);
+      expect((await fetch(`http://127.0.0.1:${s.port}/healthz`)).status).toBe(200);
+      s.child.kill('SIGTERM');
+      expect(await within(s.exit, SIGTERM_DEADLINE_MS, 'npm exits after SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(s.stdout.some((l) => l.signal === 'SIGTERM')).toBe(true);
+      // The server went with it: npm's shell did not leave it orphaned and still listening.
+      const after = await fetch(`http://127.0.0.1:${s.port}/healthz`).then(() => 'answered', (err: Error) => String((err.cause as { code?: string })?.code));
+      expect(after).toBe('ECONNREFUSED');
+    } finally {
+      cleanup(s);
+    }
+  });
+
   it('a SIGTERM during a request lets it finish, then exits 0; what it acknowledged survives a restart', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
     const dataDir = tempDir();
     const s = await gatehouse({}, dataDir);
@@ -236,6 +256,14 @@ describe('a refused start', () => {
     { name: 'PORT=abc', env: { PORT: 'abc' }, variable: 'PORT' },
     { name: 'ACCESS_TOKEN_EXPIRE_MINUTES=-1', env: { ACCESS_TOKEN_EXPIRE_MINUTES: '-1' }, variable: 'ACCESS_TOKEN_EXPIRE_MINUTES' },
     { name: 'production without SECRET_KEY', env: { ENVIRONMENT: 'production', ALLOWED_ORIGINS: 'https://app.example.com' }, variable: 'SECRET_KEY' },
+    // Faults found only when start-up acts on a value: each still names the variable behind it.
+    { name: 'HOST that does not resolve', env: { HOST: 'nonexistent.invalid' }, variable: 'HOST' },
+    { name: 'HOST of another machine', env: { HOST: '192.0.2.1' }, variable: 'HOST' },
+    { name: 'DATA_DIR that is a file', env: { DATA_DIR: '/etc/passwd' }, variable: 'DATA_DIR' },
+    // Node's recursive mkdir spins forever here; the refusal must still come, within the bound.
+    { name: 'DATA_DIR under /proc', env: { DATA_DIR: '/proc/gatehouse-test' }, variable: 'DATA_DIR' },
+    { name: 'DATABASE_URL of another kind of database', env: { DATABASE_URL: 'mysql://db.example/gatehouse' }, variable: 'DATABASE_URL' },
+    { name: 'a SQLite DATABASE_URL where no file can be made', env: { DATABASE_URL: 'sqlite:/proc/gatehouse-test/g.db' }, variable: 'DATABASE_URL' },
   ];
   for (const { name, env, variable } of cases) {
     it.concurrent(`${name}: exits non-zero within 20 s with a line naming ${variable}`, { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {

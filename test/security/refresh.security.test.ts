@@ -1,7 +1,10 @@
 // Attacks on refresh tokens: replaying a rotated token (reuse detection ends the whole session, the
 // thief's new pair included), a concurrent refresh told apart from a replay, expiry on a fake clock,
-// the absolute session lifetime however often it rotates, and tokens used in the other's place.
+// two refreshes sent at once on two real connections (the loser refused, the session alive),
+// the absolute session lifetime however often it rotates (access tokens included), and tokens
+// used in the other's place.
 import { createHmac } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
@@ -14,6 +17,7 @@ import { databaseTargets } from '../helpers/databases.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
+const MINUTE = 60_000;
 
 /**
  * A refresh request that has arrived (its arrival is stamped) but whose body is held back until
@@ -39,6 +43,35 @@ function heldRefresh(t: TestApp, refreshToken: string) {
     headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
   });
   return { reading, release, response };
+}
+
+/** The app on a real port (once per app): raw sockets reach it the way two browser tabs would. */
+const addresses = new WeakMap<TestApp, Promise<string>>();
+function listening(t: TestApp): Promise<{ host: string; port: number }> {
+  if (!addresses.has(t)) addresses.set(t, t.app.listen({ host: '127.0.0.1', port: 0 }));
+  return addresses.get(t)!.then((url) => ({ host: '127.0.0.1', port: Number(new URL(url).port) }));
+}
+
+/**
+ * Opens `count` connections, then writes the same POST on each in one tick, so that they reach
+ * the server together; resolves with each status and body.
+ */
+async function simultaneousPosts(address: { host: string; port: number }, path: string, body: string, count: number) {
+  const sockets = await Promise.all(Array.from({ length: count }, () => new Promise<Socket>((resolve, reject) => {
+    const socket = connect(address, () => resolve(socket));
+    socket.once('error', reject);
+  })));
+  const request = `POST ${path} HTTP/1.1\r\nHost: ${address.host}:${address.port}\r\nContent-Type: application/json\r\n`
+    + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  const answers = sockets.map((socket) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    let raw = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => { raw += chunk; });
+    socket.once('error', reject);
+    socket.once('end', () => resolve({ status: Number(raw.split(' ')[1]), body: raw.slice(raw.indexOf('\r\n\r\n') + 4) }));
+  }));
+  for (const socket of sockets) socket.write(request);
+  return Promise.all(answers);
 }
 
 for (const target of databaseTargets) {
@@ -111,6 +144,22 @@ for (const target of databaseTargets) {
       expect((await t.storage.sessions.findById(String(decodeJwt(winner.access_token).payload.sid)))?.revokedAt).toBeNull();
     });
 
+    it('two refreshes a client sends at once on two connections: one rotates, the other is refused, the session lives', async () => {
+      const address = await listening(t);
+      for (let round = 1; round <= 5; round += 1) {
+        const pair = await tokenFor(t.app, 'victim');
+        const sid = String(decodeJwt(pair.access_token).payload.sid);
+        const answers = await simultaneousPosts(address, '/api/v1/auth/refresh', JSON.stringify({ refresh_token: pair.refresh_token }), 2);
+        expect(answers.map((a) => a.status).sort(), `round ${round}`).toEqual([200, 401]);
+        const winner = JSON.parse(answers.find((a) => a.status === 200)!.body) as TokenPair;
+        expect((await me(t.app, winner.access_token)).statusCode, `round ${round}`).toBe(200);
+        expect((await t.storage.sessions.findById(sid))?.revokedAt, `round ${round}`).toBeNull();
+        expect((await refresh(t.app, winner.refresh_token)).statusCode, `round ${round}`).toBe(200);
+        const reuse = await t.storage.audit.list({ limit: 100, offset: 0, action: 'token.refresh_reuse' });
+        expect(reuse.events.filter((e) => e.details?.session_id === sid), `round ${round}`).toEqual([]);
+      }
+    });
+
     it('a request that arrived a millisecond after the rotation is a replay', async () => {
       const pair = await tokenFor(t.app, 'victim');
       const next = (await refresh(t.app, pair.refresh_token)).json<TokenPair>();
@@ -149,11 +198,19 @@ for (const target of databaseTargets) {
         expect(decodeJwt(pair.access_token).payload.sid).toBe(sid);
       }
       // 108 h in; the last token would live 48 h more, but the session ends at 120 h.
-      clock.advance(12 * HOUR - 1);
+      clock.advance(12 * HOUR - 5 * MINUTE);
       const justBefore = await refresh(t.app, pair.refresh_token);
       expect(justBefore.statusCode).toBe(200);
-      pair = justBefore.json<TokenPair>();
-      clock.advance(1);
+      pair = justBefore.json<TokenPair & { expires_in: number }>();
+      // Its access token lives 5 minutes, not the usual 15: no token outlives its session.
+      expect(pair.expires_in).toBeLessThanOrEqual(300);
+      expect(pair.expires_in).toBeGreaterThanOrEqual(299);
+      const { exp, iat } = decodeJwt(pair.access_token).payload as { exp: number; iat: number };
+      expect(exp - iat).toBe(pair.expires_in);
+      clock.advance(5 * MINUTE - 2000);
+      expect((await me(t.app, pair.access_token)).statusCode).toBe(200);
+      clock.advance(2000);
+      expectInvalidToken(await me(t.app, pair.access_token));
       expectDeadRefresh(await refresh(t.app, pair.refresh_token));
       // A new login is a new session with a fresh lifetime.
       const again = await tokenFor(t.app, 'victim');

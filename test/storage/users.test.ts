@@ -35,6 +35,18 @@ for (const target of databaseTargets) {
       expect(inactive).toMatchObject({ isActive: false, role: 'admin' });
     });
 
+    it('reads the profile alone: exactly the user JSON fields, no hash or secret, as fresh as the row', async () => {
+      const u = await s.users.create(newUser('Profiled', { fullName: 'Pro File' }), T0);
+      await s.users.update(u.id, { mfaSecret: 'sealed-secret', mfaEnabled: true }, T0 + 1);
+      expect(await s.users.findProfile(u.id)).toStrictEqual({
+        id: u.id, username: 'Profiled', email: 'profiled@example.test', fullName: 'Pro File', role: 'user',
+        isActive: true, mfaEnabled: true, createdAt: T0,
+      });
+      await s.users.update(u.id, { role: 'admin', isActive: false, fullName: null }, T0 + 2);
+      expect(await s.users.findProfile(u.id)).toMatchObject({ role: 'admin', isActive: false, fullName: null });
+      expect(await s.users.findProfile(u.id + 10_000)).toBeUndefined();
+    });
+
     it('finds by login (username or email) without regard to case', async () => {
       const u = await s.users.create(newUser('CaseMix', { email: 'Case.Mix@Example.TEST' }), T0);
       for (const login of ['CaseMix', 'casemix', 'CASEMIX', 'case.mix@example.test', 'CASE.MIX@EXAMPLE.TEST']) {

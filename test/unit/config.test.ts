@@ -238,6 +238,10 @@ describe('production refusals', () => {
     ['a repeated word', 'secret'.repeat(8)],
     ['a repeated 16-character run', '0123456789abcdef'.repeat(2)],
     ['a repeated 32-character run', 'Kq8vT2mXp9Lr4sZ7bNc1yHd6fJ3wEa5u'.repeat(2)],
+    ['24 random bytes in base64 (32 characters, 192 bits)', randomBytes(24).toString('base64')],
+    ['32 random characters of [a-z0-9] (about 165 bits)', Array.from(randomBytes(32), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('')],
+    ['31 random bytes in hex (248 bits)', randomBytes(31).toString('hex')],
+    ['the example key of FastAPI\'s JWT tutorial', '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7'],
   ] as const) {
     it(`refuses a weak SECRET_KEY (${why}) without echoing it`, () => {
       const lines = refusal({ ...PRODUCTION, SECRET_KEY: key });

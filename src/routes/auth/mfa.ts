@@ -37,12 +37,15 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
   app.post('/auth/mfa/totp/enable', {
     onRequest: guard,
     schema: {
-      tags: ['mfa'], summary: 'Confirm the pending secret with a code: MFA on, ten recovery codes (shown once)', security: BEARER,
-      body: Type.Object({ code: Code }, { additionalProperties: false }),
-      response: { 200: Type.Object({ recovery_codes: Type.Array(Type.String()) }), 400: Detail, 409: Detail, ...AUTH_ERRORS },
+      tags: ['mfa'],
+      summary: 'Confirm the pending secret with a code: MFA on, ten recovery codes (shown once)',
+      description: 'While MFA is already on, switching to the new secret also needs `current_code`: a code of the authenticator in force, or a recovery code.',
+      security: BEARER,
+      body: Type.Object({ code: Code, current_code: Type.Optional(Code) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ recovery_codes: Type.Array(Type.String()) }), 400: Detail, 409: Detail, 429: Detail, ...AUTH_ERRORS },
     },
   }, async (request, reply) => {
-    const codes = await services.mfa.enable(request.principal.userId, request.body.code, contextOf(request));
+    const codes = await services.mfa.enable(request.principal.userId, request.body.code, contextOf(request), request.body.current_code);
     noStore(reply);
     return { recovery_codes: codes };
   });

@@ -25,6 +25,13 @@ export interface User {
   readonly updatedAt: number;
 }
 
+/** What an account shows of itself (the user JSON): no hash, no secret. */
+export type UserProfile = Pick<User, 'id' | 'username' | 'email' | 'fullName' | 'role' | 'isActive' | 'mfaEnabled' | 'createdAt'>;
+
+/** The columns of a UserProfile: the profile read converts these and nothing else. */
+const PROFILE_COLUMNS = ['id', 'username', 'email', 'full_name', 'role', 'is_active', 'mfa_enabled', 'created_at'] as const;
+type ProfileRow = Pick<UserRow, (typeof PROFILE_COLUMNS)[number]>;
+
 export interface NewUser {
   readonly username: string;
   readonly email: string;
@@ -51,21 +58,27 @@ export interface UserListQuery {
   readonly offset: number;
 }
 
-function toUser(row: UserRow): User {
+function toProfile(row: ProfileRow): UserProfile {
   return {
     id: Number(row.id),
     username: row.username,
     email: row.email,
     fullName: row.full_name,
-    passwordHash: row.password_hash,
     role: row.role === 'admin' ? 'admin' : 'user',
     isActive: Number(row.is_active) === 1,
-    authzVersion: Number(row.authz_version),
     mfaEnabled: Number(row.mfa_enabled) === 1,
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toUser(row: UserRow): User {
+  return {
+    ...toProfile(row),
+    passwordHash: row.password_hash,
+    authzVersion: Number(row.authz_version),
     mfaSecret: row.mfa_secret,
     mfaPendingSecret: row.mfa_pending_secret,
     mfaLastStep: row.mfa_last_step === null ? null : Number(row.mfa_last_step),
-    createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
 }
@@ -99,12 +112,21 @@ export class UsersRepository {
     }
   }
 
-  /** This read runs on every authenticated request (docs/benchmarks.md). */
   private readonly byId = new PreparedRead(() => this.db.selectFrom('users').selectAll().where('id', '=', 0));
+  /**
+   * This read runs on every `GET /users/me` (docs/performance.md): only the profile's columns, since
+   * turning the hash and the MFA secrets into strings cost as much as the query.
+   */
+  private readonly profileById = new PreparedRead(() => this.db.selectFrom('users').select(PROFILE_COLUMNS).where('id', '=', 0));
 
   async findById(id: number): Promise<User | undefined> {
     const [row] = await this.byId.rows(this.db, this.read, [id]);
     return row && toUser(row);
+  }
+
+  async findProfile(id: number): Promise<UserProfile | undefined> {
+    const [row] = await this.profileById.rows(this.db, this.read, [id]);
+    return row && toProfile(row);
   }
 
   /** By username, or by email when the identifier contains "@"; case-insensitive either way. */
