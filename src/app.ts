@@ -82,6 +82,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     requestTimeout: 30_000,
+    // The errors plugin answers a missing Host with its own 400 (and every contract header).
+    http: { requireHostHeader: false },
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 200 },
     // Requests Node's parser refuses (oversized headers, broken framing): our body and headers too.
     clientErrorHandler,
@@ -92,6 +94,9 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // An `Expect` other than 100-continue: Node would answer a bare 417 itself; routed instead, the
+  // errors plugin answers it with the contract's headers.
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   installValidators(app);
   const ownsStorage = deps.storage === undefined;
   const storage = deps.storage ?? (await openStorage(config.databaseUrl, { onBackgroundError: (err) => app.log.warn({ err: err.message }, 'database connection error') }));
@@ -139,7 +144,9 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     cookieAuthenticator({ ...verified, cookieName: cookies.names.access, csrfCookieName: cookies.names.csrf, csrfKey: services.derivedKeys.csrf }),
   ];
   await app.register(authGuard, { authenticate: firstOf(...authenticators) });
-  await app.register(htmxOrigin, { allowedOrigins: config.allowedOrigins, ownOrigin: config.publicUrl });
+  // Production serves https only: PUBLIC_URL's http:// default (where the process listens) is never its own origin there.
+  const ownOrigin = config.isProduction ? config.publicUrl.replace(/^http:/, 'https:') : config.publicUrl;
+  await app.register(htmxOrigin, { allowedOrigins: config.allowedOrigins, ownOrigin });
 
   await app.register(async (api) => {
     await api.register(registerRoutes, { services });

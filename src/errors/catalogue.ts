@@ -8,6 +8,8 @@ export interface CatalogueEntry {
 
 export const ERRORS = {
   BAD_REQUEST: { status: 400, detail: 'Bad Request' },
+  MISSING_HOST: { status: 400, detail: 'An HTTP/1.1 request needs a Host header' },
+  EXPECTATION_FAILED: { status: 417, detail: 'Expectation Failed: only "Expect: 100-continue" is supported' },
   HTTPS_REQUIRED: { status: 400, detail: 'HTTPS required' },
   UNSUPPORTED_GRANT_TYPE: { status: 400, detail: 'Unsupported grant type' },
   INVALID_SCOPE: { status: 400, detail: 'Unknown scope requested' },

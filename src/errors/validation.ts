@@ -72,7 +72,11 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
       const list = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : values[0];
       return { msg: `Input should be ${list}`, type: 'enum' };
     }
-    case 'const': return { msg: `Input should be '${String(p.allowedValue)}'`, type: 'literal_error' };
+    case 'const': {
+      const values = p.allowedValues as string[] | undefined;
+      if (values) return { msg: error.message!, type: 'literal_error' };
+      return { msg: `Input should be '${String(p.allowedValue)}'`, type: 'literal_error' };
+    }
     // Raised by plugins/validation.ts (not Ajv); worded like a pydantic field validator's ValueError.
     case 'nulCharacter': return { msg: 'Value error, NUL characters are not allowed', type: 'value_error' };
     default: return { msg: 'Input is invalid', type: 'value_error' };
@@ -82,10 +86,40 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
 // anyOf/oneOf produce one error per branch plus a summary; the branches say more than the summary.
 const SUMMARY_KEYWORDS = new Set(['anyOf', 'oneOf', 'if', 'not']);
 
-export function issuesFromAjv(errors: readonly ErrorObject[], context: string | undefined): ValidationIssue[] {
+/**
+ * One value that matched no branch of a union, as pydantic reports it: a choice of literals is one
+ * "Input should be 'a' or 'b'" (Ajv raises a `const` error per branch, and FastAPI clients show the
+ * first); an optional field (`X | null`) reports what X wanted, not also "Input should be None".
+ */
+function mergeUnionBranches(errors: readonly ErrorObject[]): ErrorObject[] {
+  const unions = errors.filter((e) => e.keyword === 'anyOf');
+  if (unions.length === 0) return [...errors];
+  const drop = new Set<ErrorObject>();
+  const merged = new Map<ErrorObject, ErrorObject>();
+  for (const union of unions) {
+    const prefix = `${union.schemaPath}/`;
+    const branches = errors.filter((e) => e !== union && e.instancePath === union.instancePath && e.schemaPath.startsWith(prefix));
+    const branchOf = (e: ErrorObject) => e.schemaPath.slice(prefix.length).split('/')[0];
+    const branchIds = new Set(branches.map(branchOf));
+    const consts = branches.filter((e) => e.keyword === 'const');
+    if (consts.length > 0 && new Set(consts.map(branchOf)).size === branchIds.size) {
+      const values = consts.map((e) => `'${String((e.params as { allowedValue?: unknown }).allowedValue)}'`);
+      const list = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : values[0];
+      for (const e of branches) drop.add(e);
+      merged.set(union, { ...consts[0]!, message: `Input should be ${list}`, params: { allowedValues: values } });
+      continue;
+    }
+    const nullBranch = branches.filter((e) => e.keyword === 'type' && (e.params as { type?: unknown }).type === 'null');
+    if (nullBranch.length > 0 && nullBranch.length < branches.length) for (const e of nullBranch) drop.add(e);
+  }
+  return errors.flatMap((e) => (merged.has(e) ? [merged.get(e)!] : drop.has(e) ? [] : [e]));
+}
+
+export function issuesFromAjv(raw: readonly ErrorObject[], context: string | undefined): ValidationIssue[] {
   const root = locRoot(context);
   const seen = new Set<string>();
   const issues: ValidationIssue[] = [];
+  const errors = mergeUnionBranches(raw);
   for (const error of errors) {
     if (SUMMARY_KEYWORDS.has(error.keyword) && errors.length > 1) continue;
     const { msg, type, extra } = describe(error);

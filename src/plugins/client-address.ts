@@ -40,9 +40,11 @@ export function schemeOf(req: IncomingMessage, trust: TrustFunction): 'http' | '
   const socketScheme = (req.socket as TLSSocket | undefined)?.encrypted ? 'https' : 'http';
   const peer = req.socket?.remoteAddress;
   if (!peer || !trust(peer, 0)) return socketScheme;
+  // The last value is the one our trusted peer wrote: a proxy that appends would otherwise let a
+  // client's own "X-Forwarded-Proto: https" pass a plain-HTTP request off as HTTPS.
   const forwarded = req.headers['x-forwarded-proto'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
-  return first === 'https' || first === 'http' ? first : socketScheme;
+  const last = [forwarded].flat().join(',').split(',').at(-1)?.trim().toLowerCase();
+  return last === 'https' || last === 'http' ? last : socketScheme;
 }
 
 export interface ClientAddressOptions {

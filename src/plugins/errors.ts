@@ -118,6 +118,11 @@ export const errors = fp<ErrorsOptions>(
     // Routing errors come before the body is read: a body sent to an unknown path or with the
     // wrong method is a 404/405, never a 413/415/422 about a body no route would have taken.
     app.addHook('preParsing', (request, reply, payload, done) => {
+      // Node answers these two itself with a bare response (no security headers, no request id)
+      // unless told not to (app.ts): here they get the same error body and headers as any other.
+      if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) return void sendError(reply, request, new HttpError('MISSING_HOST'), options);
+      const expect = request.headers.expect;
+      if (expect !== undefined && expect.toLowerCase() !== '100-continue') return void sendError(reply, request, new HttpError('EXPECTATION_FAILED'), options);
       if (!request.is404) return done(null, payload);
       routingError(request, reply);
     });

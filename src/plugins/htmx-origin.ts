@@ -45,7 +45,8 @@ export const htmxOrigin = fp<HtmxOriginOptions>(
     if (!options.ownOrigin) throw new TypeError('htmxOrigin: option "ownOrigin" is required');
     const allowed = new Set([options.ownOrigin, ...options.allowedOrigins.filter((o) => o !== '*')]);
     app.addHook('onRequest', (request, _reply, done) => {
-      if (SAFE.has(request.method) || request.headers['hx-request'] !== 'true') return done();
+      // An unknown path or method answers 404/405 whatever its headers: routing errors come first.
+      if (SAFE.has(request.method) || request.headers['hx-request'] !== 'true' || request.is404) return done();
       if (!sameOriginOrAllowed(request, allowed)) return done(new HttpError('ORIGIN_REJECTED'));
       done();
     });

@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import formats from 'ajv-formats';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { FastifyInstance, FastifySerializerCompiler } from 'fastify';
+import { withinEmailLengths } from '../email-address.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the function sits on either side.
 const addFormats = ((formats as unknown as { default?: unknown }).default ?? formats) as (ajv: Ajv) => Ajv;
@@ -13,6 +14,9 @@ const addFormats = ((formats as unknown as { default?: unknown }).default ?? for
 function ajv(options: Options): Ajv {
   const instance = new Ajv({ allErrors: true, strict: false, useDefaults: true, removeAdditional: false, ...options });
   addFormats(instance);
+  // ajv-formats checks an address's shape, not its lengths; FastAPI's EmailStr refuses both.
+  const shape = instance.formats.email as RegExp;
+  instance.addFormat('email', (value: string) => withinEmailLengths(value) && shape.test(value));
   return instance;
 }
 

@@ -3,9 +3,10 @@
 import { Type, type Static } from 'typebox';
 import { USERNAME_PATTERN } from '../services/users.js';
 import type { Session, UserProfile } from '../storage/index.js';
+import { MAX_EMAIL_LENGTH } from '../email-address.js';
 
 export const Username = Type.String({ pattern: USERNAME_PATTERN, minLength: 3, maxLength: 50, description: '3–50 letters, digits or _' });
-export const Email = Type.String({ format: 'email', maxLength: 320 });
+export const Email = Type.String({ format: 'email', maxLength: MAX_EMAIL_LENGTH });
 /** The policy (length, common list, similarity) is checked by the service; this only bounds the size. */
 export const Password = Type.String({ minLength: 1, maxLength: 1024 });
 export const FullName = Type.Union([Type.String({ maxLength: 200 }), Type.Null()]);

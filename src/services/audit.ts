@@ -25,11 +25,18 @@ export class AuditLog {
 
   /** Stores the event; a database failure propagates (the request fails with 503, never silently). */
   async record(action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<void> {
+    const time = this.now();
     const event = await this.repo.insert({
-      time: this.now(), action, userId: entry.userId, ip: ctx.ip, userAgent: ctx.userAgent,
+      time, action, userId: entry.userId, ip: ctx.ip, userAgent: ctx.userAgent,
       requestId: ctx.requestId, outcome: entry.outcome, details: entry.details ?? null,
     });
-    this.log.info({ audit: { id: event.id, action, user_id: entry.userId, ip: ctx.ip, request_id: ctx.requestId, outcome: entry.outcome, ...entry.details } }, `audit ${action}`);
+    // The same fields as the stored event (the contract's list), then its details; details never override them.
+    this.log.info({
+      audit: {
+        ...entry.details, id: event.id, time: new Date(time).toISOString(), action, user_id: entry.userId, ip: ctx.ip,
+        user_agent: ctx.userAgent, request_id: ctx.requestId, outcome: entry.outcome,
+      },
+    }, `audit ${action}`);
   }
 
   /** Newest first, with optional user and action filters. */

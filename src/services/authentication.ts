@@ -85,9 +85,12 @@ export class AuthenticationService {
    * toward the lockout like a failed sign-in, so a stolen session cannot guess the password freely.
    */
   async confirmPassword(user: User, password: string | undefined, ctx: RequestContext): Promise<boolean> {
+    // No password is no guess: refused, but it does not count toward the lockout (a script with a
+    // profile:write key that forgot the field must not lock its owner out).
+    if (password === undefined) return false;
     const key = accountKey(user, '');
     await this.o.throttle.assertNotLocked(key);
-    if (password !== undefined && (await this.verifyAndUpgrade(user, password))) return true;
+    if (await this.verifyAndUpgrade(user, password)) return true;
     await this.fail(key, user.id, ctx, 'reauthentication');
     return false;
   }

@@ -84,8 +84,9 @@ for (const target of databaseTargets) {
       expect(row!.time).toBe(new Date(time).toISOString());
       expect(time).toBeGreaterThanOrEqual(startedAt - 1000);
       expect(time).toBeLessThanOrEqual(Date.now() + 1000);
-      // Written to the log too, with the same request id.
-      expect(t.logs.some((l) => l.msg === `audit ${action}` && (l.audit as Record<string, unknown> | undefined)?.request_id === requestId)).toBe(true);
+      // Written to the log too, with the same fields.
+      const line = t.logs.find((l) => l.msg === `audit ${action}` && (l.audit as Record<string, unknown> | undefined)?.request_id === requestId);
+      expect(line?.audit, `the log line of ${action}`).toMatchObject({ id: row!.id, time: row!.time, action, user_id: userId, ip, user_agent: UA, request_id: requestId, outcome });
       return row!;
     }
 

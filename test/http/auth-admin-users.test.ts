@@ -189,6 +189,17 @@ for (const target of databaseTargets) {
         }
         expect(await t.storage.users.findById(ids.dave_b!)).toMatchObject({ role: 'user', isActive: true, email: 'dave_b@example.com' });
       });
+
+      it('a role outside the choice is one 422 naming every allowed value, as pydantic words a Literal', async () => {
+        for (const role of ['superuser', null, 7]) {
+          const res = await update(ids.dave_b!, { role });
+          expect(res.statusCode, String(role)).toBe(422);
+          expect(res.json(), String(role)).toEqual({ detail: [{ loc: ['body', 'role'], msg: "Input should be 'user' or 'admin'", type: 'literal_error' }] });
+        }
+        const audit = await t.app.inject({ method: 'GET', url: '/api/v1/admin/audit?action=bogus', headers: bearer(adminToken) });
+        expect(audit.statusCode).toBe(422);
+        expect(audit.json().detail).toEqual([expect.objectContaining({ loc: ['query', 'action'], type: 'literal_error', msg: expect.stringMatching(/^Input should be 'login\.success', 'login\.failure', .+ or 'lockout'$/) })]);
+      });
     });
 
     describe('who may', () => {

@@ -99,7 +99,15 @@ for (const target of databaseTargets) {
         });
       }
 
-      for (const email of ['not-an-email', 'a@b', '@example.com', 'a b@example.com', 'carol@', `${'x'.repeat(320)}@example.com`]) {
+      // RFC 5321's lengths, as FastAPI's EmailStr applies them: 64 before the @, 254 in all.
+      it('an email of the longest allowed lengths registers', async () => {
+        const longest = `${'l'.repeat(64)}@${'d'.repeat(63)}.${'e'.repeat(63)}.${'f'.repeat(56)}.test`;
+        expect(longest).toHaveLength(254);
+        expect((await registerRaw(t.app, { username: 'longest_mail', email: longest, password: PASSWORD })).statusCode).toBe(201);
+      });
+
+      for (const email of ['not-an-email', 'a@b', '@example.com', 'a b@example.com', 'carol@', `${'x'.repeat(320)}@example.com`,
+        `${'m'.repeat(65)}@example.com`, `a@${'d'.repeat(63)}.${'e'.repeat(63)}.${'f'.repeat(63)}.${'g'.repeat(56)}.test`]) {
         it(`bad email ${JSON.stringify(email.slice(0, 16))}`, async () => {
           const detail = await bad({ email });
           expect(detail.map((d) => d.loc)).toContainEqual(['body', 'email']);

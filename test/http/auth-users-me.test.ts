@@ -40,6 +40,14 @@ for (const target of databaseTargets) {
       expect(basic.headers['www-authenticate']).toMatch(/^Bearer/);
     });
 
+    it('a bad full_name is one 422 saying what a name must be, not also "Input should be None"', async () => {
+      for (const [full_name, type] of [[1, 'string_type'], ['x'.repeat(201), 'string_too_long']] as const) {
+        const res = await patch({ full_name });
+        expect(res.statusCode).toBe(422);
+        expect(res.json().detail).toEqual([expect.objectContaining({ loc: ['body', 'full_name'], type })]);
+      }
+    });
+
     it('PATCH full_name: 200 with the updated user; null clears it', async () => {
       const res = await patch({ full_name: 'Alice Liddell' });
       expect(res.statusCode, res.body).toBe(200);

@@ -273,5 +273,36 @@ describe('error responses', () => {
       const after = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(after.status).toBe(200);
     });
+
+    it('over a real socket, a missing Host (HTTP/1.1) and an unknown Expect get our 400 and 417 with every contract header', async () => {
+      await t.app.listen({ host: '127.0.0.1', port: 0 }).catch(() => undefined); // listening already, from the test above, when it ran
+      const { port } = t.app.server.address() as AddressInfo;
+      const exchange = (raw: string) => new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.end(raw));
+        let data = '';
+        socket.on('data', (chunk) => { data += chunk; });
+        socket.on('close', () => resolve(data));
+        socket.on('error', (err) => (data ? resolve(data) : reject(err)));
+      });
+      for (const [raw, status, detail] of [
+        ['GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, ERRORS.MISSING_HOST.detail],
+        ['GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n', 417, ERRORS.EXPECTATION_FAILED.detail],
+      ] as const) {
+        const reply = await exchange(raw);
+        expect(reply, raw).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+        const [head, body] = reply.split('\r\n\r\n');
+        expect(JSON.parse(body!)).toEqual({ detail });
+        const lower = head!.toLowerCase();
+        for (const header of ['x-content-type-options: nosniff', 'x-frame-options: deny', "content-security-policy: default-src 'none'; frame-ancestors 'none'", 'content-type: application/json; charset=utf-8']) {
+          expect(lower, `${status}: ${header}`).toContain(header);
+        }
+        expect(lower).toMatch(/x-request-id: [a-z0-9-]{36}/);
+      }
+      // HTTP/1.0 needs no Host, and 100-continue still works.
+      expect(await exchange('GET /healthz HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+      const continued = await exchange('POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+      expect(continued).toMatch(/^HTTP\/1\.1 100 Continue/);
+      expect(continued).toContain('HTTP/1.1 422 ');
+    });
   });
 });

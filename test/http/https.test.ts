@@ -100,6 +100,28 @@ describe('TRUST_PROXY decides whose X-Forwarded-Proto counts', () => {
       // The proxy saying "http" is believed too.
       const plain = await t.app.inject({ method: 'GET', url: '/api/v1/x', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-proto': 'http' } });
       expect(plain.statusCode).toBe(400);
+      // A proxy that appends: the client's own "https" to the left of the proxy's "http" buys nothing.
+      const appended = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-proto': 'https, http' } });
+      expect(appended.statusCode).toBe(400);
+      expect(appended.json()).toEqual({ detail: 'HTTPS required' });
+      const twoHeaders = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-proto': ['https', 'http'] } });
+      expect(twoHeaders.statusCode).toBe(400);
+      const proxied = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-proto': 'http, https' } });
+      expect(proxied.json()).toMatchObject({ scheme: 'https' });
+    });
+  });
+
+  it('an htmx request from the plain-http form of the server\'s own address is foreign in production', async () => {
+    await withApp({ ...PRODUCTION, TRUST_PROXY: '1', HOST: '127.0.0.1', PORT: '8000' }, async (t) => {
+      const post = (origin: string) => t.app.inject({
+        method: 'POST', url: '/api/v1/auth/logout', remoteAddress: '10.0.0.5',
+        headers: { 'x-forwarded-proto': 'https', host: 'gate.internal:8443', 'hx-request': 'true', origin },
+      });
+      const plain = await post('http://127.0.0.1:8000');
+      expect(plain.statusCode).toBe(403);
+      expect(plain.json()).toEqual({ detail: 'Origin not allowed' });
+      expect((await post('https://app.example.com')).statusCode).not.toBe(403);
+      expect((await post('https://gate.internal:8443')).statusCode).not.toBe(403);
     });
   });
 

@@ -54,9 +54,9 @@ describe('in production', () => {
     expect(refresh.statusCode).toBe(401);
   });
 
-  it('logout clears every cookie with the same Secure and Path it was set with', async () => {
+  for (const path of ['/api/v1/auth/logout', '/api/v1/auth/logout-all']) it(`${path.slice(13)} clears every cookie with the same Secure and Path it was set with`, async () => {
     const login = await browserLogin(t.app, 'pat', undefined, https);
-    const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { ...https, cookie: login.jar.header(), 'x-csrf-token': login.csrf } });
+    const res = await t.app.inject({ method: 'POST', url: path, headers: { ...https, cookie: login.jar.header(), 'x-csrf-token': login.csrf } });
     expect(res.statusCode, res.body).toBe(204);
     const cleared = Object.fromEntries(setCookies(res).map((c) => [c.name, c]));
     expect(Object.keys(cleared).sort()).toEqual(['__Host-access_token', '__Host-csrf_token', '__Secure-refresh_token']);

@@ -156,6 +156,17 @@ describe('HTMX: a mutating HX-Request needs an exact allowed or own Origin', () 
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(pair.access_token) })).statusCode).toBe(200);
   });
 
+  it('routing errors still come first: an unknown path is 404 and a known path with another method 405, whatever the Origin', async () => {
+    for (const origin of ['https://evil.example', undefined]) {
+      const headers = { 'hx-request': 'true', ...(origin ? { origin } : {}) };
+      const unknown = await t.app.inject({ method: 'POST', url: '/account/no-such-page', headers });
+      expect(unknown.statusCode, String(origin)).toBe(404);
+      const wrongMethod = await t.app.inject({ method: 'DELETE', url: '/healthz', headers });
+      expect(wrongMethod.statusCode, String(origin)).toBe(405);
+      expect((await t.app.inject({ method: 'POST', url: '/api/v1/no-such-route', headers })).statusCode, String(origin)).toBe(404);
+    }
+  });
+
   it('a safe HX-Request needs no Origin', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { cookie: alice.jar.header(), 'hx-request': 'true' } });
     expect(res.statusCode).toBe(200);

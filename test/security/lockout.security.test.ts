@@ -5,11 +5,12 @@
 // a success before the threshold starts the count again; unknown usernames lock exactly alike (no
 // enumeration through lockout); `login.failure` and `lockout` are audited.
 // Time: vitest fake timers on memory; on Redis, the lock key's PTTL (and letting Redis expire it).
+import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GatehouseApp } from '../../src/app.js';
 import { testApp, type TestApp } from '../helpers/app.js';
-import { PASSWORD, form, tokenFor } from '../helpers/auth.js';
+import { PASSWORD, bearer, form, tokenFor } from '../helpers/auth.js';
 import { enableTotp, stepCode } from '../helpers/mfa.js';
 import { dropPrefix, redisConnection, stateBackends, ttlsUnder, uniquePrefix, until } from '../helpers/redis.js';
 
@@ -262,6 +263,28 @@ for (const backend of stateBackends) {
         const victim = await mfaAccount();
         for (let i = 0; i < THRESHOLD + 2; i++) expect((await withOtp(victim.username)).json()).toMatchObject({ error: 'mfa_required' });
         expect((await withOtp(victim.username, victim.recovery)).statusCode).toBe(200);
+      });
+    });
+
+    describe('re-confirming the password on a signed-in session', () => {
+      const reconfirm = (access: string, currentPassword?: string) => t.app.inject({
+        method: 'PATCH', url: '/api/v1/users/me', remoteAddress: nextIp(), headers: bearer(access),
+        payload: { email: `moved-${randomUUID()}@example.com`, ...(currentPassword === undefined ? {} : { current_password: currentPassword }) },
+      });
+
+      it('a wrong current_password counts like a failed sign-in: a stolen session cannot guess freely', async () => {
+        const victim = await account();
+        const { access_token } = await tokenFor(t.app, victim.username);
+        for (let i = 0; i < THRESHOLD; i++) expect((await reconfirm(access_token, `guess ${i}`)).statusCode).toBe(403);
+        expectLocked(await tokenLogin(t.app, victim.username, PASSWORD));
+        expectLocked(await reconfirm(access_token, PASSWORD));
+      });
+
+      it('a missing current_password is no guess: refused, but it never locks the owner out', async () => {
+        const victim = await account();
+        const { access_token } = await tokenFor(t.app, victim.username);
+        for (let i = 0; i < THRESHOLD + 2; i++) expect((await reconfirm(access_token)).statusCode).toBe(403);
+        expect((await tokenLogin(t.app, victim.username, PASSWORD)).statusCode).toBe(200);
       });
     });
 

@@ -49,6 +49,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
   }, async (request, reply) => {
     if (request.principal.via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
     await services.sessions.logoutAll(request.principal.userId, contextOf(request));
+    // This browser's session ended with the others: its cookies go too, as on logout.
+    if (request.principal.via === 'cookie') clearSessionCookies(reply, cookies);
     return reply.code(204).send(null);
   });
 
