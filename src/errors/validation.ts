@@ -79,6 +79,8 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
     }
     // Raised by plugins/validation.ts (not Ajv); worded like a pydantic field validator's ValueError.
     case 'nulCharacter': return { msg: 'Value error, NUL characters are not allowed', type: 'value_error' };
+    // Raised by plugins/validation.ts: a route that needs a body got none.
+    case 'missingBody': return { msg: 'Field required', type: 'missing' };
     default: return { msg: 'Input is invalid', type: 'value_error' };
   }
 }

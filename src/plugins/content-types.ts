@@ -1,5 +1,5 @@
 // Each route accepts only the body types it declares (`config.consumes`, default JSON); anything
-// else is 415 before the body is read. Without this a JSON route would also accept the form
+// else is 415 before the body is read (a request without a body has nothing to refuse). Without this a JSON route would also accept the form
 // bodies the OAuth2 token endpoint needs, since parsers are registered for the whole app.
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors/http-error.js';
@@ -21,11 +21,19 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
 
 export const contentTypes = fp(
   async (app) => {
+    // No body is no body, whatever Content-Type says: fetch wrappers send "application/json" on a
+    // bodiless POST (logout), and FastAPI takes it. A route that needs a body still gets its 422.
+    const json = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (body === '') return done(null, undefined);
+      json(request, body as string, done);
+    });
     app.addHook('onRequest', (request, _reply, done) => {
       const method = request.method;
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || request.is404) return done();
       const type = request.headers['content-type'];
-      if (!hasBody(request.headers) && type === undefined) return done();
+      if (!hasBody(request.headers)) return done();
       const media = type?.split(';')[0]?.trim().toLowerCase();
       const accepted = request.routeOptions.config?.consumes ?? JSON_ONLY;
       if (media === undefined || !accepted.includes(media)) return done(new HttpError('UNSUPPORTED_MEDIA_TYPE'));

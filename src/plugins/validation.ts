@@ -99,6 +99,21 @@ function lazyValidator(compile: () => ValidateFunction): ValidateFunction {
   return Object.assign(lazy, { schemaEnv: {} as ValidateFunction['schemaEnv'] });
 }
 
+/** The keyword of the issue raised for a body a route needs but the request did not send. */
+export const MISSING_BODY_KEYWORD = 'missingBody';
+
+/** No body (an empty one, or JSON `null`, as FastAPI reads it) where the schema wants one: FastAPI's `{"loc": ["body"], "type": "missing"}`. */
+function withMissingBody(validate: ValidateFunction): ValidateFunction {
+  const checked = function (this: unknown, data: unknown, context?: unknown) {
+    const ok = (validate as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context);
+    checked.errors = ok || (data !== undefined && data !== null)
+      ? validate.errors
+      : [{ keyword: MISSING_BODY_KEYWORD, instancePath: '', schemaPath: '', params: {}, message: 'is required' }];
+    return ok;
+  } as ValidateFunction;
+  return Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+}
+
 /** How a number is written in a query string: decimal digits only (FastAPI refuses `0x2`, `0b1`, `2e0` for an int). */
 const DECIMAL = { integer: /^\s*[+-]?\d+\s*$/, number: /^\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*$/ } as const;
 
@@ -142,7 +157,7 @@ export function installValidators(app: FastifyInstance): void {
   let body: Ajv | undefined;
   let text: Ajv | undefined;
   app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(() => {
-    if (httpPart === 'body') return withNulCheck((body ??= ajv({ coerceTypes: false })).compile(schema));
+    if (httpPart === 'body') return withMissingBody(withNulCheck((body ??= ajv({ coerceTypes: false })).compile(schema)));
     return withDecimalNumbers(withNulCheck((text ??= ajv({ coerceTypes: 'array' })).compile(schema)), schema);
   }));
   app.setSerializerCompiler(lazySerializerCompiler());
