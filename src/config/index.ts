@@ -91,10 +91,17 @@ export function environmentWithDotenv(env: Env, cwd: string): Env {
   return { ...fromFile, ...env };
 }
 
+/**
+ * The file of a `sqlite:` URL. `sqlite:./data/g.db` and `sqlite:/srv/g.db` are paths as written. The
+ * SQLAlchemy form that FastAPI apps carry over reads as it does there: `sqlite:///./app.db` and
+ * `sqlite:///app.db` are relative, `sqlite:////srv/app.db` is absolute (the third slash only ends
+ * the empty authority).
+ */
 function sqlitePath(url: string): string | undefined {
   if (!url.startsWith('sqlite:')) return undefined;
-  const rest = url.slice('sqlite:'.length).replace(/^\/\//, '');
-  return rest;
+  const rest = url.slice('sqlite:'.length);
+  if (rest.startsWith('///')) return rest.slice(3);
+  return rest.startsWith('//') ? rest.slice(2) : rest;
 }
 
 export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedConfig {
@@ -140,7 +147,7 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
       return raw;
     }
     if (!/^postgres(ql)?:/.test(raw)) throw new ConfigValueError('must start with sqlite: or postgres:// (or postgresql://)');
-    return parseUrl(raw, ['postgres:', 'postgresql:']);
+    return parseUrl(raw, ['postgres:', 'postgresql:'], false);
   });
   const redisUrl = read<string | undefined>('REDIS_URL', undefined, (raw) => parseUrl(raw, ['redis:', 'rediss:']));
   const redisKeyPrefix = read('REDIS_KEY_PREFIX', 'gatehouse:', (raw) => {

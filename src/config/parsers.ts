@@ -109,7 +109,7 @@ function compiles(address: string): boolean {
   }
 }
 
-export function parseUrl(raw: string, schemes: readonly string[]): string {
+export function parseUrl(raw: string, schemes: readonly string[], requireHost = true): string {
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -119,5 +119,8 @@ export function parseUrl(raw: string, schemes: readonly string[]): string {
   if (!schemes.includes(url.protocol)) {
     throw new ConfigValueError(`must start with ${schemes.map((s) => s + '//').join(' or ')}, got "${url.protocol}//…"`);
   }
+  // A server URL names its host ("smtp://" alone would fail at the first mail, not at start-up);
+  // libpq's `postgres:///db` (the local socket) is the one form without one.
+  if (requireHost && url.hostname === '') throw new ConfigValueError(`must name a host (${schemes[0]}//host:port)`);
   return raw.trim();
 }

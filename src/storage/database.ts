@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from './errors.js';
 import type { Database } from './schema.js';
 import { CurrentSchemaIntrospector } from './schema-introspector.js';
 import { makeDirectory } from '../config/make-directory.js';
+import { sqliteFileOf } from '../config/index.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -52,8 +53,8 @@ export function dialectOf(url: string): Dialect {
 }
 
 function sqliteFile(url: string): string {
-  const rest = url.slice('sqlite:'.length).replace(/^\/\//, '');
-  return rest === ':memory:' ? rest : resolve(rest);
+  const path = sqliteFileOf(url) ?? '';
+  return path === ':memory:' ? path : resolve(path);
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): DatabaseHandle {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Env, type LoadedConfig } from '../../src/config/index.js';
+import { ConfigError, loadConfig, sqliteFileOf, type Env, type LoadedConfig } from '../../src/config/index.js';
 import { tempDir, TEST_SECRET } from '../helpers/config.js';
 
 const STRONG = randomBytes(48).toString('base64'); // what `openssl rand -base64 48` prints
@@ -125,6 +125,15 @@ describe('every variable of the table parses', () => {
     });
   });
 
+  it('SQLite URLs: paths as written, and the SQLAlchemy form FastAPI apps use read as SQLAlchemy reads it', () => {
+    for (const [url, file] of [
+      ['sqlite:./data/g.db', './data/g.db'], ['sqlite:/srv/g.db', '/srv/g.db'], ['sqlite::memory:', ':memory:'],
+      ['sqlite:///./sql_app.db', './sql_app.db'], ['sqlite:///app.db', 'app.db'], ['sqlite:////srv/app.db', '/srv/app.db'],
+      ['sqlite://g.db', 'g.db'], ['postgres://u@h/db', undefined],
+    ] as const) expect(sqliteFileOf(url), url).toBe(file);
+    expect(refusal({ DATABASE_URL: 'sqlite:///' })).toEqual([expect.stringMatching(/^DATABASE_URL /)]);
+  });
+
   it('each JWT algorithm, database kind, and TRUST_PROXY form', () => {
     for (const alg of ['HS256', 'EdDSA', 'ES256']) expect(load({ SECRET_KEY: TEST_SECRET, JWT_ALGORITHM: alg }).config.jwtAlgorithm).toBe(alg);
     for (const url of ['sqlite:./local.db', 'sqlite::memory:', 'postgresql://u@h/db', 'postgres://u@h/db']) {
@@ -186,6 +195,8 @@ describe('a bad value is exactly one line that starts with its variable', () => 
     ['PASSWORD_MIN_LENGTH', '129'],
     ['SESSION_MAX_DAYS', '1.5'],
     ['SMTP_URL', 'http://mail.example.com'],
+    ['SMTP_URL', 'smtp://'],
+    ['REDIS_URL', 'redis://'],
     ['LOG_LEVEL', 'loud'],
     ['MAX_BODY_BYTES', 'lots'],
   ];
