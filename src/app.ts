@@ -13,7 +13,6 @@ import { contentTypes } from './plugins/content-types.js';
 import { cors } from './plugins/cors.js';
 import { clientErrorHandler, errors, sendError } from './plugins/errors.js';
 import { httpsOnly } from './plugins/https-only.js';
-import { stageBatching } from './plugins/stage-batching.js';
 import { openapi } from './plugins/openapi.js';
 import { requestId, requestIdFrom } from './plugins/request-id.js';
 import { requestLog } from './plugins/request-log.js';
@@ -148,9 +147,6 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   // Production serves https only: PUBLIC_URL's http:// default (where the process listens) is never its own origin there.
   const ownOrigin = config.isProduction ? config.publicUrl.replace(/^http:/, 'https:') : config.publicUrl;
   await app.register(htmxOrigin, { allowedOrigins: config.allowedOrigins, ownOrigin });
-  // Last of the app-wide request hooks: what follows (authentication, the handler) runs batched.
-  // Health probes, exempt from the limiter, are cheap and go straight through.
-  await app.register(stageBatching, { skip: (request) => request.routeOptions.config?.rateLimit === false });
 
   await app.register(async (api) => {
     await api.register(registerRoutes, { services });
