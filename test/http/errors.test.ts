@@ -1,12 +1,12 @@
 // Contract "Conventions", the error half: 413 over MAX_BODY_BYTES, 415 for the wrong media type,
 // FastAPI-shaped 422s (including unknown fields: no mass assignment), the bare 500 with request_id,
 // routing errors before the body, and hostile input that must never produce a 5xx.
-import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../src/errors/catalogue.js';
 import { probeRoutes, testApp, type ProbeCalls, type TestApp } from '../helpers/app.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const LEAKS = [/SELECT/i, /SQLITE/i, /syntax error/i, /password_hash/, /\/work\//, /\.ts\b/, /kysely/i, /fastify/i, /node_modules/, /\bat .+:\d+/, /Error:/];
 
@@ -262,15 +262,7 @@ describe('error responses', () => {
       const address = await t.app.listen({ host: '127.0.0.1', port: 0 });
       const { port } = t.app.server.address() as AddressInfo;
       expect(address).toContain(String(port));
-      const reply = await new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.end(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
-        });
-        let data = '';
-        socket.on('data', (chunk) => { data += chunk; });
-        socket.on('close', () => resolve(data));
-        socket.on('error', (err) => (data ? resolve(data) : reject(err)));
-      });
+      const reply = await rawExchange(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
       expect(reply).toMatch(/^HTTP\/1\.1 431 /);
       expectNoLeak(reply);
       // Node's parser refused it before any route ran; it still gets our body and headers.
@@ -280,13 +272,7 @@ describe('error responses', () => {
       expect(head!.toLowerCase()).toContain("content-security-policy: default-src 'none'; frame-ancestors 'none'");
       expect(head!.toLowerCase()).toMatch(/x-request-id: [a-z0-9-]{36}/);
       expect(head!.toLowerCase()).toContain('content-type: application/json; charset=utf-8');
-      const broken = await new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () => socket.end('GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'));
-        let data = '';
-        socket.on('data', (chunk) => { data += chunk; });
-        socket.on('close', () => resolve(data));
-        socket.on('error', (err) => (data ? resolve(data) : reject(err)));
-      });
+      const broken = await rawExchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab');
       // Conflicting Content-Length headers (request smuggling, RFC 9112 §6.3) are refused outright.
       expect(broken).toMatch(/^HTTP\/1\.1 400 /);
       expect(broken).toContain('{"detail":"Bad Request"}');
@@ -298,13 +284,7 @@ describe('error responses', () => {
     it('over a real socket, a missing Host (HTTP/1.1) and an unknown Expect get our 400 and 417 with every contract header', async () => {
       await t.app.listen({ host: '127.0.0.1', port: 0 }).catch(() => undefined); // listening already, from the test above, when it ran
       const { port } = t.app.server.address() as AddressInfo;
-      const exchange = (raw: string) => new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () => socket.end(raw));
-        let data = '';
-        socket.on('data', (chunk) => { data += chunk; });
-        socket.on('close', () => resolve(data));
-        socket.on('error', (err) => (data ? resolve(data) : reject(err)));
-      });
+      const exchange = (raw: string) => rawExchange(port, raw);
       for (const [raw, status, detail] of [
         ['GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, ERRORS.MISSING_HOST.detail],
         ['GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n', 417, ERRORS.EXPECTATION_FAILED.detail],

@@ -2,10 +2,10 @@
 // [A-Za-z0-9._:-]) is echoed; anything else (too long, spaces, header-injection attempts, empty)
 // is replaced by a generated one; and it is there on success and on every kind of error.
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeRoutes, testApp, type TestApp } from '../helpers/app.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const WELL_FORMED = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -85,14 +85,7 @@ describe('X-Request-ID', () => {
       port = (t.app.server.address() as AddressInfo).port;
     });
 
-    const raw = (bytes: string) => new Promise<string>((resolve, reject) => {
-      // Raw bytes, since an HTTP client library refuses to send them.
-      const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
-      let data = '';
-      socket.on('data', (chunk) => { data += chunk; });
-      socket.on('close', () => resolve(data));
-      socket.on('error', (err) => (data ? resolve(data) : reject(err)));
-    });
+    const raw = (bytes: string) => rawExchange(port, bytes);
 
     it('a well-formed id is echoed by the listening server', async () => {
       const reply = await raw('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: ok-id\r\nConnection: close\r\n\r\n');
