@@ -67,16 +67,9 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
     case 'minItems': return { msg: `List should have at least ${p.limit} item${p.limit === 1 ? '' : 's'}`, type: 'too_short' };
     case 'maxItems': return { msg: `List should have at most ${p.limit} item${p.limit === 1 ? '' : 's'}`, type: 'too_long' };
     case 'uniqueItems': return { msg: 'List items should be unique', type: 'value_error' };
-    case 'enum': {
-      const values = (p.allowedValues as unknown[]).map((v) => `'${String(v)}'`);
-      const list = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : values[0];
-      return { msg: `Input should be ${list}`, type: 'enum' };
-    }
-    case 'const': {
-      const values = p.allowedValues as string[] | undefined;
-      if (values) return { msg: error.message!, type: 'literal_error' };
-      return { msg: `Input should be '${String(p.allowedValue)}'`, type: 'literal_error' };
-    }
+    case 'enum': return { msg: `Input should be ${choices(p.allowedValues as unknown[])}`, type: 'enum' };
+    // One literal, or (mergeUnionBranches) the choice of a union of literals.
+    case 'const': return { msg: `Input should be ${choices((p.allowedValues as unknown[] | undefined) ?? [p.allowedValue])}`, type: 'literal_error' };
     // Raised by plugins/validation.ts (not Ajv); worded like a pydantic field validator's ValueError.
     case 'nulCharacter': return { msg: 'Value error, NUL characters are not allowed', type: 'value_error' };
     // Raised by plugins/validation.ts: a route that needs a body got none.
@@ -87,6 +80,12 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
 
 // anyOf/oneOf produce one error per branch plus a summary; the branches say more than the summary.
 const SUMMARY_KEYWORDS = new Set(['anyOf', 'oneOf', 'if', 'not']);
+
+/** `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`: how pydantic lists the values it would have taken. */
+function choices(values: readonly unknown[]): string {
+  const quoted = values.map((v) => `'${String(v)}'`);
+  return quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}` : quoted[0]!;
+}
 
 /**
  * One value that matched no branch of a union, as pydantic reports it: a choice of literals is one
@@ -105,10 +104,8 @@ function mergeUnionBranches(errors: readonly ErrorObject[]): ErrorObject[] {
     const branchIds = new Set(branches.map(branchOf));
     const consts = branches.filter((e) => e.keyword === 'const');
     if (consts.length > 0 && new Set(consts.map(branchOf)).size === branchIds.size) {
-      const values = consts.map((e) => `'${String((e.params as { allowedValue?: unknown }).allowedValue)}'`);
-      const list = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : values[0];
       for (const e of branches) drop.add(e);
-      merged.set(union, { ...consts[0]!, message: `Input should be ${list}`, params: { allowedValues: values } });
+      merged.set(union, { ...consts[0]!, params: { allowedValues: consts.map((e) => (e.params as { allowedValue?: unknown }).allowedValue) } });
       continue;
     }
     const nullBranch = branches.filter((e) => e.keyword === 'type' && (e.params as { type?: unknown }).type === 'null');

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { TokenRejected } from '../crypto/access-tokens.js';
 import { UniqueViolationError, type Storage, type User } from '../storage/index.js';
 import type { ExternalIdentity } from './identity.js';
+import { isEmailAddress } from '../email-address.js';
 
 /**
  * The password hash of a user made from an external identity. The hasher verifies only `$argon2…`
@@ -18,7 +19,6 @@ export function unusablePasswordHash(): string {
   return `${EXTERNAL_PASSWORD_HASH_PREFIX}${randomBytes(24).toString('base64url')}`;
 }
 
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Racing first requests of one identity, or a username clash: a few tries, then give up (503-free 401). */
 const ATTEMPTS = 4;
 
@@ -82,7 +82,7 @@ export class ExternalUsers {
    */
   private async emailFor(identity: ExternalIdentity): Promise<string> {
     const { email } = identity;
-    if (identity.emailVerified && email !== undefined && EMAIL_SHAPE.test(email) && !(await this.o.storage.users.findByEmail(email))) return email;
+    if (identity.emailVerified && email !== undefined && isEmailAddress(email) && !(await this.o.storage.users.findByEmail(email))) return email;
     const digest = createHash('sha256').update(`${identity.issuer.issuer}\n${identity.subject}`).digest('hex').slice(0, 24);
     return `${identity.issuer.name}-${digest}@external.invalid`;
   }

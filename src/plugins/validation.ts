@@ -60,25 +60,43 @@ export function findNul(data: unknown): string | undefined {
   return undefined;
 }
 
-/** Ajv's validator, plus the NUL rule once the schema itself is satisfied. */
-function withNulCheck(validate: ValidateFunction): ValidateFunction {
+/**
+ * Ajv's validator plus a rule of ours, which returns the issues to report (refusing the data) or
+ * undefined. `before` sees the data as it arrived (Ajv's coercion changes it in place); `after`
+ * sees it with Ajv's verdict, and may replace Ajv's issues.
+ */
+interface Rule {
+  readonly before?: (data: unknown) => ErrorObject[] | undefined;
+  readonly after?: (data: unknown, ok: boolean) => ErrorObject[] | undefined;
+}
+
+function withRule(validate: ValidateFunction, rule: Rule): ValidateFunction {
   const checked = function (this: unknown, data: unknown, context?: unknown) {
-    const ok = (validate as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context);
-    if (!ok) {
-      checked.errors = validate.errors;
+    const early = rule.before?.(data);
+    if (early) {
+      checked.errors = early;
       return false;
     }
-    const at = findNul(data);
-    if (at === undefined) {
-      checked.errors = null;
-      return true;
-    }
-    const issue: ErrorObject = { keyword: NUL_KEYWORD, instancePath: at, schemaPath: '', params: {}, message: 'must not contain NUL' };
-    checked.errors = [issue];
-    return false;
+    const ok = (validate as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context);
+    const issues = rule.after?.(data, ok);
+    checked.errors = issues ?? validate.errors;
+    return issues === undefined ? ok : false;
   } as ValidateFunction;
   // Fastify passes parentData (so coercion may replace a root value) only to functions with schemaEnv.
   return Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+}
+
+const issue = (keyword: string, instancePath: string, message: string, params: Record<string, unknown> = {}): ErrorObject =>
+  ({ keyword, instancePath, schemaPath: '', params, message });
+
+/** The NUL rule, once the schema itself is satisfied. */
+function withNulCheck(validate: ValidateFunction): ValidateFunction {
+  return withRule(validate, {
+    after: (data, ok) => {
+      const at = ok ? findNul(data) : undefined;
+      return at === undefined ? undefined : [issue(NUL_KEYWORD, at, 'must not contain NUL')];
+    },
+  });
 }
 
 /**
@@ -104,14 +122,9 @@ export const MISSING_BODY_KEYWORD = 'missingBody';
 
 /** No body (an empty one, or JSON `null`, as FastAPI reads it) where the schema wants one: FastAPI's `{"loc": ["body"], "type": "missing"}`. */
 function withMissingBody(validate: ValidateFunction): ValidateFunction {
-  const checked = function (this: unknown, data: unknown, context?: unknown) {
-    const ok = (validate as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context);
-    checked.errors = ok || (data !== undefined && data !== null)
-      ? validate.errors
-      : [{ keyword: MISSING_BODY_KEYWORD, instancePath: '', schemaPath: '', params: {}, message: 'is required' }];
-    return ok;
-  } as ValidateFunction;
-  return Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+  return withRule(validate, {
+    after: (data, ok) => (ok || (data !== undefined && data !== null) ? undefined : [issue(MISSING_BODY_KEYWORD, '', 'is required')]),
+  });
 }
 
 /** How a number is written in a query string: decimal digits only (FastAPI refuses `0x2`, `0b1`, `2e0` for an int). */
@@ -134,23 +147,18 @@ function numericProperties(schema: unknown): [string, RegExp][] {
 function withDecimalNumbers(validate: ValidateFunction, schema: unknown): ValidateFunction {
   const numeric = numericProperties(schema);
   if (numeric.length === 0) return validate;
-  const checked = function (this: unknown, data: unknown, context?: unknown) {
-    if (data !== null && typeof data === 'object') {
-      for (const [name, shape] of numeric) {
-        const raw = (data as Record<string, unknown>)[name];
-        const texts = Array.isArray(raw) ? raw : [raw];
-        if (texts.some((text) => typeof text === 'string' && !shape.test(text))) {
-          const type = shape === DECIMAL.integer ? 'integer' : 'number';
-          checked.errors = [{ keyword: 'type', instancePath: `/${name}`, schemaPath: `#/properties/${name}/type`, params: { type }, message: `must be ${type}` }];
-          return false;
-        }
+  const undecimal = (data: unknown): ErrorObject[] | undefined => {
+    if (data === null || typeof data !== 'object') return undefined;
+    for (const [name, shape] of numeric) {
+      const raw = (data as Record<string, unknown>)[name];
+      if ([raw].flat().some((text) => typeof text === 'string' && !shape.test(text))) {
+        const type = shape === DECIMAL.integer ? 'integer' : 'number';
+        return [issue('type', `/${name}`, `must be ${type}`, { type })];
       }
     }
-    const ok = (validate as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context);
-    checked.errors = validate.errors;
-    return ok;
-  } as ValidateFunction;
-  return Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+    return undefined;
+  };
+  return withRule(validate, { before: undecimal });
 }
 
 export function installValidators(app: FastifyInstance): void {

@@ -94,28 +94,28 @@ export class MfaService implements SecondFactor {
   /** A code of the factor in force, before it is replaced (consumed like a sign-in's). */
   private async proveCurrentFactor(user: User, currentCode: string | undefined, ctx: RequestContext): Promise<void> {
     if (currentCode === undefined) throw new HttpError('MFA_CURRENT_CODE_REQUIRED');
+    await this.reauthenticate(user, 'mfa.enable', ctx, () => this.verify(user, currentCode.trim(), ctx));
+  }
+
+  /**
+   * Proof the caller holds what the account needs, behind the account's lockout: a failure is
+   * audited under `action`, counts toward the lockout, and is one answer whatever was wrong.
+   */
+  private async reauthenticate(user: User, action: 'mfa.enable' | 'mfa.disable', ctx: RequestContext, proof: () => Promise<boolean>): Promise<void> {
     const key = accountKey(user, '');
     await this.o.throttle.assertNotLocked(key);
-    if (!(await this.verify(user, currentCode.trim(), ctx))) {
-      await this.o.audit.record('mfa.enable', ctx, { userId: user.id, outcome: 'failure', details: { rotated: true } });
-      await this.o.throttle.recordFailure(key, user.id, ctx);
-      throw new HttpError('MFA_REAUTH_FAILED');
-    }
+    if (await proof()) return;
+    await this.o.audit.record(action, ctx, { userId: user.id, outcome: 'failure', ...(action === 'mfa.enable' ? { details: { rotated: true } } : {}) });
+    await this.o.throttle.recordFailure(key, user.id, ctx);
+    throw new HttpError('MFA_REAUTH_FAILED');
   }
 
   /** Turns MFA off with the password and a TOTP or recovery code; either wrong gets one answer. */
   async disable(userId: number, password: string, code: string, ctx: RequestContext): Promise<void> {
     const user = await this.activeUser(userId);
     if (!user.mfaEnabled) throw new HttpError('MFA_NOT_ENABLED');
-    const key = accountKey(user, '');
-    await this.o.throttle.assertNotLocked(key);
     // The code is only tried (and consumed) once the password is right.
-    const ok = (await this.o.verifyPassword(user, password)) && (await this.verify(user, code.trim(), ctx));
-    if (!ok) {
-      await this.o.audit.record('mfa.disable', ctx, { userId: user.id, outcome: 'failure' });
-      await this.o.throttle.recordFailure(key, user.id, ctx);
-      throw new HttpError('MFA_REAUTH_FAILED');
-    }
+    await this.reauthenticate(user, 'mfa.disable', ctx, async () => (await this.o.verifyPassword(user, password)) && (await this.verify(user, code.trim(), ctx)));
     const now = this.o.now();
     await this.o.storage.transaction(async (repos) => {
       await repos.users.update(user.id, { mfaEnabled: false, mfaSecret: null, mfaPendingSecret: null }, now);

@@ -2,7 +2,7 @@
 // Role changes and deactivation take effect at once on tokens already issued.
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { passwordProblem, type PolicyOptions } from '../crypto/password-policy.js';
-import { withinEmailLengths } from '../email-address.js';
+import { isEmailAddress } from '../email-address.js';
 import { HttpError, invalid } from '../errors/http-error.js';
 import type { RevocationStore } from '../limits/revocations.js';
 import { UniqueViolationError, type Role, type Storage, type User, type UserProfile } from '../storage/index.js';
@@ -14,7 +14,6 @@ import type { SessionService } from './sessions.js';
 /** The seeds' username rule; an "@" can never appear, so a username never equals an email. */
 export const USERNAME_PATTERN = '^[A-Za-z0-9_]{3,50}$';
 const USERNAME = new RegExp(USERNAME_PATTERN);
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface Registration {
   readonly email: string;
@@ -69,7 +68,7 @@ export class UserService {
   async register(input: Registration, role: Role = 'user'): Promise<User> {
     // The API's schema checks these too; this covers the CLI and start-up bootstrap.
     if (!USERNAME.test(input.username)) throw invalid(['body', 'username'], `String should match pattern '${USERNAME_PATTERN}'`, 'string_pattern_mismatch');
-    if (!withinEmailLengths(input.email) || !EMAIL_SHAPE.test(input.email)) throw invalid(['body', 'email'], 'value is not a valid email address');
+    if (!isEmailAddress(input.email)) throw invalid(['body', 'email'], 'value is not a valid email address');
     this.checkPassword(input.password, input, 'password');
     const passwordHash = await this.o.hasher.hash(input.password);
     return this.o.storage.users.create({
