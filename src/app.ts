@@ -12,6 +12,7 @@ import { clientAddress } from './plugins/client-address.js';
 import { contentTypes } from './plugins/content-types.js';
 import { cors } from './plugins/cors.js';
 import { clientErrorHandler, errors, sendError } from './plugins/errors.js';
+import { stampArrival } from './arrival-order.js';
 import { httpsOnly } from './plugins/https-only.js';
 import { openapi } from './plugins/openapi.js';
 import { requestId, requestIdFrom } from './plugins/request-id.js';
@@ -105,6 +106,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   // Stamped first, on the app's clock: a refresh that arrived before a rotation is concurrent, not a replay.
   app.addHook('onRequest', (request, _reply, done) => {
     request.receivedAt = clock.now();
+    request.arrival = stampArrival();
     done();
   });
   // A database outage anywhere below a route becomes a 503, whichever repository noticed it.

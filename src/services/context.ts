@@ -6,6 +6,8 @@ export interface RequestContext {
   readonly requestId: string;
   /** When the request arrived (epoch ms): tells a concurrent refresh from a replayed one. */
   readonly receivedAt: number;
+  /** Its place in this process's arrival order (src/arrival-order.ts), where the app stamps one. */
+  readonly arrival?: number;
 }
 
 /** Minimal structured logger (pino and Fastify's logger fit). */

@@ -3,6 +3,7 @@
 // both refresh and access tokens. A session never outlives SESSION_MAX_DAYS.
 import { randomBytes } from 'node:crypto';
 import type { AccessClaims, AccessTokens } from '../crypto/access-tokens.js';
+import { arrivalsSoFar } from '../arrival-order.js';
 import { keyedHash, randomToken } from '../crypto/secrets.js';
 import { HttpError } from '../errors/http-error.js';
 import type { RevocationStore } from '../limits/revocations.js';
@@ -44,7 +45,13 @@ function invalidRefresh(): HttpError {
   return new HttpError('INVALID_REFRESH_TOKEN', { extra: { error: 'invalid_grant' }, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
 }
 
+/** Rotations whose arrival count is kept, newest last; a racing refresh is at most seconds behind. */
+const MAX_REMEMBERED_ROTATIONS = 10_000;
+
 export class SessionService {
+  /** Token hash → how many requests had arrived when this process committed its rotation. */
+  private readonly rotations = new Map<string, number>();
+
   constructor(private readonly o: SessionServiceOptions) {}
 
   /** A new session for a user who just proved who they are. */
@@ -82,7 +89,7 @@ export class SessionService {
     // Cookie refreshes check their CSRF token against the session before anything changes.
     checkSession?.(session);
     if (stored.rotatedAt !== null) {
-      if (ctx.receivedAt < stored.rotatedAt) throw invalidRefresh();
+      if (this.arrivedBeforeRotation(tokenHash, stored.rotatedAt, ctx)) throw invalidRefresh();
       await this.endSessions([session.id], 'refresh_reuse');
       await this.o.audit.record('token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
       throw invalidRefresh();
@@ -110,7 +117,26 @@ export class SessionService {
     });
     // Lost a race with a concurrent refresh of the same token: refuse, but leave the session alive.
     if (!rotated) throw invalidRefresh();
+    this.rememberRotation(tokenHash);
     return this.issue(user, session, next);
+  }
+
+  /**
+   * Whether a request presenting an already-rotated token had arrived before the rotation (a
+   * concurrent refresh) rather than after it (a replay). A rotation this process made is judged by
+   * arrival order, exact even within one millisecond; one made by another instance, by the clock.
+   */
+  private arrivedBeforeRotation(tokenHash: string, rotatedAt: number, ctx: RequestContext): boolean {
+    const arrivalsAtRotation = this.rotations.get(tokenHash);
+    if (arrivalsAtRotation !== undefined && ctx.arrival !== undefined) return ctx.arrival <= arrivalsAtRotation;
+    return ctx.receivedAt < rotatedAt;
+  }
+
+  /** Called once a rotation is committed: every request stamped by then arrived before it. */
+  private rememberRotation(tokenHash: string): void {
+    // Bounded: only a refresh racing this one needs the entry, and it is already in flight.
+    if (this.rotations.size >= MAX_REMEMBERED_ROTATIONS) this.rotations.delete(this.rotations.keys().next().value!);
+    this.rotations.set(tokenHash, arrivalsSoFar());
   }
 
   /** Ends the caller's own session (logout). */
