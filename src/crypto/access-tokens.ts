@@ -1,9 +1,9 @@
-// Access tokens: short-lived JWTs (RFC 7519, profile of RFC 9068). Signed with jose; verified on the
-// hot path with fast-jwt, whose synchronous HMAC and verified-token cache keep a request's cost
-// in microseconds (docs/benchmarks.md). Exactly one algorithm is accepted: the configured one.
-import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
-import { createVerifier } from 'fast-jwt';
+// Access tokens: short-lived JWTs (RFC 7519, profile of RFC 9068). Signed and verified with
+// fast-jwt, synchronously on the event loop: a signature costs microseconds, while jose's WebCrypto
+// path queued every login's signature on the libuv pool behind the argon2 hashes and imported the
+// key anew each time (docs/performance.md). Exactly one algorithm is accepted: the configured one.
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { createSigner, createVerifier } from 'fast-jwt';
 import type { KeyRing } from './signing-keys.js';
 
 export interface AccessClaims {
@@ -48,6 +48,7 @@ export interface AccessTokenOptions {
 }
 
 type VerifierSync = (token: string) => unknown;
+type SignerSync = (payload: Record<string, unknown>) => string;
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -72,6 +73,7 @@ const VERIFIED_CACHE_SIZE = 2000;
 export class AccessTokens {
   /** Weakly held: keys dropped by a reload take their verifiers with them. */
   private verifiers = new WeakMap<object, VerifierSync>();
+  private readonly signers = new WeakMap<KeyObject, SignerSync>();
   private readonly verified = new Map<string, Record<string, unknown>>();
   private reloading: Promise<void> | undefined;
   private lastReload = 0;
@@ -91,11 +93,23 @@ export class AccessTokens {
       iat, exp, iss: issuer, aud: audience, type: 'access',
       roles: [...input.roles], scope: input.scope, ver: input.authzVersion,
     };
-    const { kid, key } = keys.signingKey();
-    const token = await new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: keys.algorithm, typ: 'JWT', ...(kid ? { kid } : {}) })
-      .sign(key);
+    const token = this.signer()({ ...claims });
     return { token, claims };
+  }
+
+  /** The signer of the current signing key (header `alg`, `typ: JWT` and its `kid`), made once per key. */
+  private signer(): SignerSync {
+    const { kid, key } = this.options.keys.signingKey();
+    let signer = this.signers.get(key);
+    if (signer) return signer;
+    signer = createSigner({
+      // fast-jwt takes the HMAC secret as bytes and a private key as PEM.
+      key: key.type === 'secret' ? key.export() : key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      algorithm: this.options.keys.algorithm as never,
+      ...(kid ? { kid } : {}),
+    }) as SignerSync;
+    this.signers.set(key, signer);
+    return signer;
   }
 
   /** Returns the claims of a valid access token, or throws TokenRejected. */

@@ -2,8 +2,8 @@
 // no kid. EdDSA / ES256: key pairs kept in the database (private half encrypted), published in the
 // JWKS with a kid; rotation adds a key and retires the old one, which keeps verifying until every
 // token it signed has expired, so nobody is logged out.
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { JwtAlgorithm } from '../config/index.js';
 import { decrypt, encrypt } from './encryption.js';
 
@@ -25,8 +25,8 @@ export interface SigningKeyStore {
 
 export interface KeyRing {
   readonly algorithm: JwtAlgorithm;
-  /** The key new tokens are signed with. */
-  signingKey(): { readonly kid: string | undefined; readonly key: CryptoKey | Uint8Array };
+  /** The key new tokens are signed with (HS256: the secret; otherwise the private half). */
+  signingKey(): { readonly kid: string | undefined; readonly key: KeyObject };
   /** Verification material for a token's kid (HS256: the secret, kid ignored); undefined when unknown. */
   verificationKey(kid: string | undefined): Buffer | KeyObject | undefined;
   /** Public keys for /.well-known/jwks.json (none for HS256). */
@@ -36,11 +36,11 @@ export interface KeyRing {
 }
 
 export function hmacKeyRing(secretKey: string): KeyRing {
-  const bytes = new TextEncoder().encode(secretKey);
-  const buffer = Buffer.from(bytes);
+  const buffer = Buffer.from(secretKey, 'utf8');
+  const secret = createSecretKey(buffer);
   return {
     algorithm: 'HS256',
-    signingKey: () => ({ kid: undefined, key: bytes }),
+    signingKey: () => ({ kid: undefined, key: secret }),
     verificationKey: () => buffer,
     jwks: () => ({ keys: [] }),
     reload: async () => undefined,
@@ -51,7 +51,7 @@ interface LoadedKey {
   readonly kid: string;
   readonly publicKey: KeyObject;
   readonly publicJwk: JWK;
-  readonly privateKey: CryptoKey | undefined;
+  readonly privateKey: KeyObject | undefined;
   readonly createdAt: number;
   readonly retiredAt: number | null;
 }
@@ -95,7 +95,7 @@ export async function asymmetricKeyRing(options: AsymmetricKeyRingOptions): Prom
     keys = await Promise.all(usable.map(async (k): Promise<LoadedKey> => {
       const publicJwk = JSON.parse(k.publicJwk) as JWK;
       const privateKey = k.kid === current.kid
-        ? (await importJWK(JSON.parse(decrypt(options.encryptionKey, k.privateJwk, `signing-key:${k.kid}`)) as JWK, options.algorithm)) as CryptoKey
+        ? createPrivateKey({ key: JSON.parse(decrypt(options.encryptionKey, k.privateJwk, `signing-key:${k.kid}`)) as never, format: 'jwk' })
         : undefined;
       return { kid: k.kid, publicJwk, privateKey, publicKey: createPublicKey({ key: publicJwk as never, format: 'jwk' }), createdAt: k.createdAt, retiredAt: k.retiredAt };
     }));

@@ -2,7 +2,7 @@
 // queue (a command while disconnected errors at once instead of waiting), short timeouts, and
 // reconnection forever with a capped back-off so service resumes within seconds of Redis returning.
 import { createRequire } from 'node:module';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Command, Redis, RedisOptions } from 'ioredis';
 import { ServiceUnavailableError } from '../errors/http-error.js';
 
 export type { Redis } from 'ioredis';
@@ -19,7 +19,9 @@ export function redisOptions(): RedisOptions {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 1000,
-    commandTimeout: COMMAND_TIMEOUT_MS,
+    // No `commandTimeout`: ioredis's fires in the timers phase, and after a stall of this process
+    // (a long GC, a starved CPU) the timers phase runs before the poll phase has read the reply
+    // that arrived meanwhile: a spurious 503. createRedis arms a timeout that waits for that read.
     // A command that timed out was answered 503 already: it must not run later, after a reconnect
     // (ioredis would resend it: a rate-limit hit or a lock the caller was told had failed).
     autoResendUnfulfilledCommands: false,
@@ -41,16 +43,37 @@ export function createRedis(url: string, options: RedisClientOptions = {}): Redi
   const client = new RedisClient(url, redisOptions());
   // Without a listener, ioredis would log every failed reconnect as an unhandled error event.
   client.on('error', (err: Error) => options.onError?.(err));
+  boundCommands(client);
   watchLiveness(client);
   return client;
 }
 
 /**
+ * Every command (pipelines and MULTI included: they are sent through sendCommand too) fails with
+ * ioredis's own "Command timed out" if unanswered after COMMAND_TIMEOUT_MS — but only once the event
+ * loop has polled its sockets after the timer fired: a reply that is already in the socket buffer
+ * wins over a timer that was merely late.
+ */
+function boundCommands(client: Redis): void {
+  const send = client.sendCommand.bind(client) as (...args: unknown[]) => unknown;
+  client.sendCommand = ((command: Command, ...rest: unknown[]) => {
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (!command.isSettled) command.reject(new Error('Command timed out'));
+      });
+    }, COMMAND_TIMEOUT_MS);
+    timer.unref();
+    command.promise.then(() => clearTimeout(timer), () => clearTimeout(timer));
+    return send(command, ...rest);
+  }) as Redis['sendCommand'];
+}
+
+/**
  * A partition (packets dropped, no RST) leaves the socket open and every command timing out for
  * good: ioredis never reconnects by itself, and a subscriber never learns that it stopped hearing.
- * So each connection pings; an unanswered ping (commandTimeout) drops the connection — a 'close',
+ * So each connection pings; an unanswered ping (the command timeout) drops the connection — a 'close',
  * which the revocation mirror takes as "stop trusting me" — and reconnects, so service resumes as
- * soon as the network does. Detection takes at most HEARTBEAT_MS + commandTimeout (1.5 s).
+ * soon as the network does. Detection takes at most HEARTBEAT_MS + COMMAND_TIMEOUT_MS (1.5 s).
  */
 function watchLiveness(client: Redis): void {
   let pending = false;
@@ -64,8 +87,8 @@ function watchLiveness(client: Redis): void {
       },
       () => {
         pending = false;
-        // A timeout that fired late means this process was stalled (the answer may be waiting
-        // unread), not that Redis went quiet: judge again on the next beat instead of reconnecting.
+        // A timeout that fired late means this process was stalled, not that Redis went quiet:
+        // judge again on the next beat instead of reconnecting.
         const stalled = performance.now() - sent > COMMAND_TIMEOUT_MS + 250;
         if (!stalled && client.status === 'ready') client.disconnect(true);
       },

@@ -69,7 +69,7 @@ for (const algorithm of ['HS256', 'EdDSA', 'ES256'] as const) {
       sid = String(decodeJwt(pair.access_token).payload.sid);
       kid = decodeJwt(pair.access_token).header.kid as string | undefined;
       const signing = t.app.gatehouse.keyRing.signingKey();
-      realKey = signing.key instanceof Uint8Array ? Buffer.from(signing.key) : KeyObject.from(signing.key);
+      realKey = signing.key.type === 'secret' ? signing.key.export() : signing.key;
       jwks = (await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();
       // Where a token's jku / x5u point: it must never be asked for anything.
       attackerServer = createServer((_req, res) => {
