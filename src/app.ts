@@ -115,7 +115,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(requestLog);
   await app.register(clientAddress, { trustProxy: config.trustProxy });
   await app.register(securityHeaders, { hsts: config.isProduction });
-  if (config.isProduction) await app.register(httpsOnly, { apiPrefix: '/api', publicOrigin: config.publicUrl });
+  if (config.isProduction) await app.register(httpsOnly, { apiPrefix: '/api', ...(config.publicUrlSet ? { publicOrigin: config.publicUrl } : {}) });
   const redis = deps.redis ?? (config.redisUrl ? connectRedis(config.redisUrl, (err) => app.log.warn({ err: err.message }, 'redis connection error')) : undefined);
   if (redis && !deps.redis) app.addHook('onClose', () => closeRedis(redis));
   // Start even if Redis is down (degraded, /readyz says so), but give a starting Redis a moment.
@@ -146,9 +146,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     cookieAuthenticator({ ...verified, cookieName: cookies.names.access, csrfCookieName: cookies.names.csrf, csrfKey: services.derivedKeys.csrf }),
   ];
   await app.register(authGuard, { authenticate: firstOf(...authenticators) });
-  // Production serves https only: PUBLIC_URL's http:// default (where the process listens) is never its own origin there.
-  const ownOrigin = config.isProduction ? config.publicUrl.replace(/^http:/, 'https:') : config.publicUrl;
-  await app.register(htmxOrigin, { allowedOrigins: config.allowedOrigins, ownOrigin });
+  await app.register(htmxOrigin, { allowedOrigins: config.allowedOrigins, ownOrigin: config.publicUrl });
 
   await app.register(async (api) => {
     await api.register(registerRoutes, { services });

@@ -32,8 +32,13 @@ export interface Config {
   readonly allowedOrigins: readonly string[];
   readonly host: string;
   readonly port: number;
-  /** The origin users reach this server at: mail links and the HTMX own-origin check use it. */
+  /**
+   * The origin users reach this server at: mail links and the HTMX own-origin check use it. Unset:
+   * where the process listens, over http — https in production, which serves nothing else.
+   */
   readonly publicUrl: string;
+  /** Whether PUBLIC_URL was given (only then do redirects to https use it instead of the Host header). */
+  readonly publicUrlSet: boolean;
   /**
    * The `iss` of access tokens: PUBLIC_URL when it is set, else the constant "gatehouse" — never the
    * per-process default, so instances on different ports (one deployment) accept each other's tokens.
@@ -170,7 +175,8 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
     return [...new Set(origins)];
   });
 
-  const publicUrl = read('PUBLIC_URL', `http://${host.includes(':') ? `[${host}]` : host}:${port}`, (raw) => {
+  const listening = `${isProduction ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const publicUrl = read('PUBLIC_URL', listening, (raw) => {
     const origin = parseOrigin(raw.replace(/\/+$/, ''));
     if (isProduction && origin.startsWith('http://') && !isLoopbackOrigin(origin)) {
       throw new ConfigValueError('must use https in production');
@@ -211,9 +217,13 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
   });
   const logLevel = read('LOG_LEVEL', 'info' as LogLevel, (raw) => parseEnum(raw.toLowerCase(), LOG_LEVELS));
   const maxBodyBytes = int('MAX_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024);
-  const tokenIssuer = env.PUBLIC_URL ? publicUrl : DEFAULT_TOKEN_ISSUER;
+  const publicUrlSet = Boolean(env.PUBLIC_URL);
+  const tokenIssuer = publicUrlSet ? publicUrl : DEFAULT_TOKEN_ISSUER;
   const externalIssuers = readExternalIssuers(env, { isProduction, ownIssuer: tokenIssuer }, problems);
 
+  if (isProduction && !publicUrlSet) {
+    warnings.push(`PUBLIC_URL is not set: password-reset mails link to ${publicUrl}; set it to the https origin users reach`);
+  }
   if (refreshTokenExpireDays > sessionMaxDays) {
     warnings.push(`REFRESH_TOKEN_EXPIRE_DAYS (${refreshTokenExpireDays}) exceeds SESSION_MAX_DAYS (${sessionMaxDays}); sessions still end at SESSION_MAX_DAYS`);
   }
@@ -240,7 +250,7 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
 
   const config: Config = {
     environment, isProduction, secretKey, databaseUrl, redisUrl, redisKeyPrefix, allowedOrigins: Object.freeze(allowedOrigins),
-    host, port, publicUrl, tokenIssuer, trustProxy, accessTokenExpireMinutes, refreshTokenExpireDays, jwtAlgorithm, dataDir,
+    host, port, publicUrl, publicUrlSet, tokenIssuer, trustProxy, accessTokenExpireMinutes, refreshTokenExpireDays, jwtAlgorithm, dataDir,
     firstSuperuser, firstSuperuserPassword, rateLimitDefault, rateLimitAuth, lockoutThreshold, lockoutWindowMinutes,
     passwordMinLength, passwordCompositionRules, sessionMaxDays, smtpUrl, mailFrom, logLevel, maxBodyBytes,
     externalIssuers: Object.freeze(externalIssuers),

@@ -320,6 +320,25 @@ describe('in production', () => {
   });
 });
 
+describe('in production without PUBLIC_URL', () => {
+  it('the mail links over https to where the process listens (a plain-http link would carry the token in clear)', async () => {
+    const prod = await authApp({ clock, env: { ENVIRONMENT: 'production', TRUST_PROXY: 'loopback', ALLOWED_ORIGINS: 'https://app.example.com', HOST: '127.0.0.1', PORT: '8443', SMTP_URL: smtp.url } });
+    try {
+      const https = { 'x-forwarded-proto': 'https', host: 'gate.example.com' };
+      const signUp = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/register', headers: https, payload: { username: 'pedro', email: 'pedro@example.com', password: PASSWORD } });
+      expect(signUp.statusCode).toBe(201);
+      const count = smtp.messages.length;
+      const asked = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', headers: https, payload: { email: 'pedro@example.com' } });
+      expect(asked.statusCode).toBe(202);
+      const text = (await smtp.waitFor(count + 1))[count]!.text;
+      expect(resetLinkToken(text, 'https://127.0.0.1:8443')).toBeDefined();
+      expect(text).not.toContain('http://');
+    } finally {
+      await prod.close();
+    }
+  });
+});
+
 describe('the auth rate-limit group', () => {
   it('the forgot form shares one budget with the API\'s reset routes (and sign-in)', async () => {
     const limited = await authApp({ env: { RATE_LIMIT_AUTH: '3/minute' } });

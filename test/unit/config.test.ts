@@ -71,6 +71,23 @@ describe('defaults', () => {
   });
 });
 
+describe('PUBLIC_URL', () => {
+  const production: Env = { ENVIRONMENT: 'production', ALLOWED_ORIGINS: 'https://app.example.com', SECRET_KEY: randomBytes(32).toString('hex') };
+  it('unset: where the process listens, over http in development and https in production (with a warning there)', () => {
+    const dev = load({ SECRET_KEY: TEST_SECRET, HOST: '127.0.0.1', PORT: '9000' });
+    expect(dev.config).toMatchObject({ publicUrl: 'http://127.0.0.1:9000', publicUrlSet: false });
+    expect(dev.warnings.filter((w) => w.startsWith('PUBLIC_URL'))).toEqual([]);
+    const prod = load({ ...production, HOST: '::1', PORT: '9000' });
+    expect(prod.config).toMatchObject({ publicUrl: 'https://[::1]:9000', publicUrlSet: false });
+    expect(prod.warnings.filter((w) => w.startsWith('PUBLIC_URL'))).toEqual([expect.stringContaining('https://[::1]:9000')]);
+  });
+  it('set: used as given (trailing slash dropped), no warning', () => {
+    const prod = load({ ...production, PUBLIC_URL: 'https://auth.example.com/' });
+    expect(prod.config).toMatchObject({ publicUrl: 'https://auth.example.com', publicUrlSet: true });
+    expect(prod.warnings.filter((w) => w.startsWith('PUBLIC_URL'))).toEqual([]);
+  });
+});
+
 describe('every variable of the table parses', () => {
   it('with good values', () => {
     const cwd = tempDir();
