@@ -54,10 +54,10 @@ export class AuthenticationService {
     const key = accountKey(user, lookup);
     await this.o.throttle.assertNotLocked(key);
 
-    const passwordOk = user
+    const proven = user
       ? await this.verifyAndUpgrade(user, password)
-      : (await this.o.hasher.verifyDummy(password), false);
-    if (!user || !passwordOk) {
+      : (await this.o.hasher.verifyDummy(password), undefined);
+    if (!user || !proven) {
       await this.fail(key, user?.id ?? null, ctx, 'password');
       throw new HttpError('INVALID_CREDENTIALS');
     }
@@ -77,7 +77,7 @@ export class AuthenticationService {
     }
     await this.o.throttle.recordSuccess(key);
     await this.o.audit.record('login.success', ctx, { userId: user.id, outcome: 'success', details: { mfa: user.mfaEnabled } });
-    return user;
+    return proven;
   }
 
   /**
@@ -95,15 +95,19 @@ export class AuthenticationService {
     return false;
   }
 
-  /** Checks the password; a bcrypt or weaker hash is replaced by a fresh argon2id one on success. */
-  async verifyAndUpgrade(user: User, password: string): Promise<boolean> {
+  /**
+   * Checks the password; a bcrypt or weaker hash is replaced by a fresh argon2id one on success.
+   * Returns the user with the hash now in force (what a new session is checked against), or
+   * undefined for a wrong password.
+   */
+  async verifyAndUpgrade(user: User, password: string): Promise<User | undefined> {
     const result = await this.o.hasher.verify(user.passwordHash, password);
-    if (result.ok && result.needsRehash) {
-      const passwordHash = await this.o.hasher.hash(password);
-      await this.o.storage.users.update(user.id, { passwordHash }, this.o.now());
-      this.o.log.info({ user_id: user.id }, 'password hash upgraded to argon2id');
-    }
-    return result.ok;
+    if (!result.ok) return undefined;
+    if (!result.needsRehash) return user;
+    const passwordHash = await this.o.hasher.hash(password);
+    await this.o.storage.users.update(user.id, { passwordHash }, this.o.now());
+    this.o.log.info({ user_id: user.id }, 'password hash upgraded to argon2id');
+    return { ...user, passwordHash };
   }
 
   private async fail(key: string, userId: number | null, ctx: RequestContext, reason: string): Promise<void> {

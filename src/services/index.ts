@@ -93,7 +93,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   const mfa = new MfaService({
     storage, encryptionKey: derivedKeys.encryption, recoveryKey: derivedKeys.recoveryCode, audit, throttle, now,
     // Called only after `authentication` exists (disable re-checks the password, upgrading old hashes).
-    verifyPassword: (user, password) => authentication.verifyAndUpgrade(user, password),
+    verifyPassword: async (user, password) => (await authentication.verifyAndUpgrade(user, password)) !== undefined,
   });
   const authentication = new AuthenticationService({ storage, hasher, audit, throttle, secondFactor: deps.secondFactor ?? mfa, log, now });
   const sessions = new SessionService({

@@ -70,7 +70,20 @@ export class SessionService {
       });
       return created;
     });
-    return this.issue(user, session, refreshToken);
+    // A password change, reset or deactivation that landed while this login was proving the old
+    // password has already ended every session it could see — not this one, written after. So the
+    // account is read again now that the session exists: if the password proven is no longer the
+    // account's (or the account was switched off), the session ends before any token leaves.
+    // (Either the change ran before this read and is seen here, or after the session was written
+    // and ended it: no order of the two leaves a session of the old password alive.)
+    const current = await this.o.storage.users.findById(user.id);
+    if (!current || current.passwordHash !== user.passwordHash || !current.isActive) {
+      await this.endSessions([session.id], 'credentials_changed');
+      throw new HttpError(current?.isActive === false ? 'INACTIVE_USER' : 'INVALID_CREDENTIALS');
+    }
+    // Role and authorisation version as they are now: a token minted from the login's copy would
+    // be refused at once after a role change in between.
+    return this.issue(current, session, refreshToken);
   }
 
   /**

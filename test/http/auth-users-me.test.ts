@@ -70,6 +70,17 @@ for (const target of databaseTargets) {
       expect(await current()).toMatchObject({ email: 'alice@example.com', full_name: null });
     });
 
+    it('a wrong current_password sent with only a full_name is 403 too, and nothing changes', async () => {
+      const res = await patch({ full_name: 'Sneaky', current_password: 'wrong password!' });
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toEqual({ detail: 'Incorrect password' });
+      expect((await current()).full_name).toBeNull();
+      // The right one is simply accepted alongside.
+      const ok = await patch({ full_name: 'Alice', current_password: PASSWORD });
+      expect(ok.statusCode).toBe(200);
+      expect((await patch({ full_name: null })).statusCode).toBe(200);
+    });
+
     it('a new email with the right current_password: 200, and it signs in from then on', async () => {
       const res = await patch({ email: 'alice.new@example.com', current_password: PASSWORD });
       expect(res.statusCode, res.body).toBe(200);

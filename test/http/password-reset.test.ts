@@ -113,6 +113,22 @@ for (const target of databaseTargets) {
       expect(extra.statusCode).toBe(422);
     });
 
+    it('a link mailed to the old address dies when the account moves to a new one', async () => {
+      await register(t.app, { username: 'mover', email: 'mover@example.com' });
+      const pair = await tokenFor(t.app, 'mover');
+      const token = tokenOf(await resetMail('mover@example.com'));
+      const moved = await t.app.inject({
+        method: 'PATCH', url: '/api/v1/users/me', headers: { authorization: `Bearer ${pair.access_token}` },
+        payload: { email: 'mover.new@example.com', current_password: PASSWORD },
+      });
+      expect(moved.statusCode).toBe(200);
+      expect((await confirm(token)).statusCode).toBe(400);
+      expect((await login(t.app, 'mover', NEW_PASSWORD)).statusCode).toBe(401);
+      expect((await login(t.app, 'mover')).statusCode).toBe(200);
+      // The new mailbox can ask for a link of its own.
+      expect((await confirm(tokenOf(await resetMail('mover.new@example.com')))).statusCode).toBe(204);
+    });
+
     it('a reset kills the other links still outstanding', async () => {
       await register(t.app, { username: 'twice', email: 'twice@example.com' });
       const first = tokenOf(await resetMail('twice@example.com'));
