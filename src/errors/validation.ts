@@ -72,6 +72,7 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
     case 'const': return { msg: `Input should be ${choices((p.allowedValues as unknown[] | undefined) ?? [p.allowedValue])}`, type: 'literal_error' };
     // Raised by plugins/validation.ts (not Ajv); worded like a pydantic field validator's ValueError.
     case 'nulCharacter': return { msg: 'Value error, NUL characters are not allowed', type: 'value_error' };
+    case 'loneSurrogate': return { msg: 'Value error, text must be valid Unicode (a lone surrogate is not a character)', type: 'value_error' };
     // Raised by plugins/validation.ts: a route that needs a body got none.
     case 'missingBody': return { msg: 'Field required', type: 'missing' };
     default: return { msg: 'Input is invalid', type: 'value_error' };
@@ -114,12 +115,20 @@ function mergeUnionBranches(errors: readonly ErrorObject[]): ErrorObject[] {
   return errors.flatMap((e) => (merged.has(e) ? [merged.get(e)!] : drop.has(e) ? [] : [e]));
 }
 
+/**
+ * At most this many issues in one 422 (FastAPI lists them all): a 1 MiB body of 50 000 unknown keys
+ * would otherwise be answered with ~4.5 MB — an amplifier. A client fixing its request needs the
+ * first ones; the rest follow on the next try.
+ */
+export const MAX_ISSUES = 100;
+
 export function issuesFromAjv(raw: readonly ErrorObject[], context: string | undefined): ValidationIssue[] {
   const root = locRoot(context);
   const seen = new Set<string>();
   const issues: ValidationIssue[] = [];
   const errors = mergeUnionBranches(raw);
   for (const error of errors) {
+    if (issues.length === MAX_ISSUES) break;
     if (SUMMARY_KEYWORDS.has(error.keyword) && errors.length > 1) continue;
     const { msg, type, extra } = describe(error);
     const loc = [root, ...pathOf(error.instancePath), ...(extra === undefined ? [] : [extra])];

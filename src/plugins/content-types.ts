@@ -1,6 +1,7 @@
 // Each route accepts only the body types it declares (`config.consumes`, default JSON); anything
 // else is 415 before the body is read (a request without a body has nothing to refuse). Without this a JSON route would also accept the form
 // bodies the OAuth2 token endpoint needs, since parsers are registered for the whole app.
+import { isUtf8 } from 'node:buffer';
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors/http-error.js';
 
@@ -25,15 +26,23 @@ export const contentTypes = fp(
     // bodiless POST (logout), and FastAPI takes it. A route that needs a body still gets its 422.
     const json = app.getDefaultJsonParser('error', 'error');
     app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-      if (body === '') return done(null, undefined);
-      json(request, body as string, done);
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      const bytes = body as Buffer;
+      if (bytes.length === 0) return done(null, undefined);
+      // RFC 8259 §8.1: JSON is UTF-8. Decoding bad bytes would quietly store U+FFFD in their place:
+      // refuse them like any other body that is not JSON (422 json_invalid, as FastAPI answers).
+      if (!isUtf8(bytes)) return done(Object.assign(new Error('invalid UTF-8'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY' }), undefined);
+      json(request, bytes.toString('utf8'), done);
     });
     app.addHook('onRequest', (request, _reply, done) => {
       const method = request.method;
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || request.is404) return done();
       const type = request.headers['content-type'];
       if (!hasBody(request.headers)) return done();
+      // No content coding is decoded here (RFC 9110 §8.4.1: refuse with 415 what cannot be read):
+      // a gzip body read as if it were plain would be garbage, or a filter's blind spot.
+      const coding = request.headers['content-encoding'];
+      if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') return done(new HttpError('UNSUPPORTED_MEDIA_TYPE'));
       const media = type?.split(';')[0]?.trim().toLowerCase();
       const accepted = request.routeOptions.config?.consumes ?? JSON_ONLY;
       if (media === undefined || !accepted.includes(media)) return done(new HttpError('UNSUPPORTED_MEDIA_TYPE'));

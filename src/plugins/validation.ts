@@ -1,7 +1,7 @@
 // Schema validation in two strengths: bodies are validated exactly (no coercion, unknown fields
 // rejected rather than silently dropped: no mass assignment); query strings, params and headers
 // are coerced from text, as they arrive as text (numbers written in decimal only). Either way a
-// string holding U+0000 is refused.
+// string holding U+0000 or half a character (a lone UTF-16 surrogate) is refused.
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
@@ -20,8 +20,9 @@ function ajv(options: Options): Ajv {
   return instance;
 }
 
-/** The keyword of the issue raised for a NUL character; `errors/validation.ts` words it. */
+/** The keywords of the issues raised for text no store can keep; `errors/validation.ts` words them. */
 export const NUL_KEYWORD = 'nulCharacter';
+export const SURROGATE_KEYWORD = 'loneSurrogate';
 
 interface Pending {
   readonly value: unknown;
@@ -35,24 +36,39 @@ function pointer(item: Pending): string {
   return parts.length === 0 ? '' : '/' + parts.reverse().join('/');
 }
 
+/** A UTF-16 surrogate without its other half: JSON's "\ud800" parses to one, but it is no character. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a string cannot be stored as it is: NUL (PostgreSQL text refuses it) or a lone surrogate. */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return NUL_KEYWORD;
+  // SQLite and PostgreSQL both store UTF-8, which has no encoding for half a character: the
+  // driver would silently turn it into U+FFFD, so what was stored is not what was sent.
+  if (LONE_SURROGATE.test(text)) return SURROGATE_KEYWORD;
+  return undefined;
+}
+
 /**
- * JSON pointer to the first string (or key) holding U+0000, or undefined. PostgreSQL text cannot
- * store NUL, so letting one through would turn a client's input into a 500; C libraries and logs
- * truncate at it too. Iterative with parent links: a body nested 100 000 deep costs no stack.
+ * The first string (or key) no store can keep as it is — its JSON pointer and the keyword saying
+ * why — or undefined. Letting NUL through would turn a client's input into a 500 on PostgreSQL
+ * (C libraries and logs truncate at it too); a lone surrogate would be stored altered. Iterative
+ * with parent links: a body nested 100 000 deep costs no stack.
  */
-export function findNul(data: unknown): string | undefined {
+export function findUnstorableText(data: unknown): { readonly at: string; readonly keyword: string } | undefined {
   const stack: Pending[] = [{ value: data, parent: undefined, key: '' }];
   while (stack.length > 0) {
     const item = stack.pop()!;
     const { value } = item;
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) return pointer(item);
+      const keyword = unstorable(value);
+      if (keyword) return { at: pointer(item), keyword };
     } else if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) stack.push({ value: value[i], parent: item, key: String(i) });
     } else if (value !== null && typeof value === 'object') {
       for (const [key, child] of Object.entries(value)) {
         const next = { value: child, parent: item, key };
-        if (key.includes('\u0000')) return pointer(next);
+        const keyword = unstorable(key);
+        if (keyword) return { at: pointer(next), keyword };
         stack.push(next);
       }
     }
@@ -89,12 +105,12 @@ function withRule(validate: ValidateFunction, rule: Rule): ValidateFunction {
 const issue = (keyword: string, instancePath: string, message: string, params: Record<string, unknown> = {}): ErrorObject =>
   ({ keyword, instancePath, schemaPath: '', params, message });
 
-/** The NUL rule, once the schema itself is satisfied. */
-function withNulCheck(validate: ValidateFunction): ValidateFunction {
+/** The storable-text rule (no NUL, no lone surrogate), once the schema itself is satisfied. */
+function withTextCheck(validate: ValidateFunction): ValidateFunction {
   return withRule(validate, {
     after: (data, ok) => {
-      const at = ok ? findNul(data) : undefined;
-      return at === undefined ? undefined : [issue(NUL_KEYWORD, at, 'must not contain NUL')];
+      const found = ok ? findUnstorableText(data) : undefined;
+      return found === undefined ? undefined : [issue(found.keyword, found.at, 'must be storable text')];
     },
   });
 }
@@ -165,8 +181,8 @@ export function installValidators(app: FastifyInstance): void {
   let body: Ajv | undefined;
   let text: Ajv | undefined;
   app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(() => {
-    if (httpPart === 'body') return withMissingBody(withNulCheck((body ??= ajv({ coerceTypes: false })).compile(schema)));
-    return withDecimalNumbers(withNulCheck((text ??= ajv({ coerceTypes: 'array' })).compile(schema)), schema);
+    if (httpPart === 'body') return withMissingBody(withTextCheck((body ??= ajv({ coerceTypes: false })).compile(schema)));
+    return withDecimalNumbers(withTextCheck((text ??= ajv({ coerceTypes: 'array' })).compile(schema)), schema);
   }));
   app.setSerializerCompiler(lazySerializerCompiler());
 }

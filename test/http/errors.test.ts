@@ -177,6 +177,56 @@ describe('error responses', () => {
     });
   });
 
+  describe('text that would not be stored as sent', () => {
+    it('bytes that are not UTF-8 are malformed JSON (422 json_invalid), not silently turned into U+FFFD', async () => {
+      const before = calls.echo.length;
+      for (const bad of [[0xff, 0xfe], [0xc3], [0xed, 0xa0, 0x80]]) {
+        const payload = Buffer.concat([Buffer.from('{"username":"ali'), Buffer.from(bad), Buffer.from('ce","password":"long enough"}')]);
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', headers: { 'content-type': 'application/json' }, payload });
+        expect(res.statusCode, JSON.stringify(bad)).toBe(422);
+        expect(res.json()).toEqual({ detail: [{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }] });
+      }
+      expect(calls.echo.length).toBe(before);
+      // Real UTF-8 passes untouched.
+      const ok = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', headers: { 'content-type': 'application/json' }, payload: Buffer.from('{"username":"zo\u00eb \ud83d\ude00","password":"long enough"}'.replace(/\\u00eb \\ud83d\\ude00/, 'ë 😀')) });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json().received.username).toBe('zoë 😀');
+    });
+
+    it('half a character (a lone surrogate escape) is a 422 at its field', async () => {
+      const before = calls.echo.length;
+      for (const escape of ['\\ud800', '\\udfff', 'x\\ud83d']) {
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', ...json(`{"username":"alice","password":"long enough","full_name":"${escape}"}`) });
+        expect(res.statusCode, escape).toBe(422);
+        expect(res.json()).toEqual({ detail: [{ loc: ['body', 'full_name'], msg: 'Value error, text must be valid Unicode (a lone surrogate is not a character)', type: 'value_error' }] });
+      }
+      expect(calls.echo.length).toBe(before);
+      const pair = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', ...json('{"username":"alice","password":"long enough","full_name":"\\ud83d\\ude00"}') });
+      expect(pair.json().received.full_name).toBe('😀');
+    });
+
+    it('a body in a content coding (gzip, br, anything but identity) is 415: nothing is read as if it were plain', async () => {
+      for (const coding of ['gzip', 'br', 'x-made-up', 'GZIP']) {
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', headers: { 'content-type': 'application/json', 'content-encoding': coding }, payload: '{"username":"alice","password":"long enough"}' });
+        expect(res.statusCode, coding).toBe(415);
+        expect(res.json()).toEqual({ detail: 'Unsupported Media Type' });
+      }
+      const identity = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: '{"username":"alice","password":"long enough"}' });
+      expect(identity.statusCode).toBe(200);
+    });
+
+    it('a body of many unknown fields gets one 422 of at most 100 issues (a 1 MiB body of them would be megabytes)', async () => {
+      // 200 fit in this app's 2 KiB body limit; at the default 1 MiB, 50 000 would.
+      const fields = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k${i}`, 1]));
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', ...json(JSON.stringify({ username: 'alice', password: 'long enough', ...fields })) });
+      expect(res.statusCode).toBe(422);
+      const { detail } = res.json() as { detail: { loc: string[]; type: string }[] };
+      expect(detail).toHaveLength(100);
+      expect(detail[0]).toMatchObject({ loc: ['body', 'k0'], type: 'extra_forbidden' });
+      expect(res.body.length).toBeLessThan(10_000);
+    });
+  });
+
   describe('routing errors come before the body', () => {
     it('a body sent to an unknown path is 404, whatever it holds', async () => {
       for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/json' }]) {

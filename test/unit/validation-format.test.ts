@@ -7,7 +7,7 @@ import Fastify from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { describe, expect, it } from 'vitest';
 import { issuesFromAjv } from '../../src/errors/validation.js';
-import { findNul, installValidators } from '../../src/plugins/validation.js';
+import { findUnstorableText, installValidators } from '../../src/plugins/validation.js';
 
 const addFormats = ((formats as unknown as { default?: unknown }).default ?? formats) as (ajv: Ajv) => Ajv;
 const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
@@ -95,23 +95,32 @@ describe('issuesFromAjv speaks pydantic v2', () => {
   });
 });
 
-describe('findNul', () => {
+describe('findUnstorableText', () => {
+  const nul = (at: string) => ({ at, keyword: 'nulCharacter' });
   it('finds a NUL in a nested string or key and gives its JSON pointer', () => {
-    expect(findNul({ a: [{ b: 'fine' }, { c: 'x\u0000y' }] })).toBe('/a/1/c');
-    expect(findNul({ 'k\u0000': 1 })).toBe('/k\u0000');
-    expect(findNul('\u0000')).toBe('');
-    expect(findNul({ 'a/b': { '~': '\u0000' } })).toBe('/a~1b/~0');
+    expect(findUnstorableText({ a: [{ b: 'fine' }, { c: 'x\u0000y' }] })).toEqual(nul('/a/1/c'));
+    expect(findUnstorableText({ 'k\u0000': 1 })).toEqual(nul('/k\u0000'));
+    expect(findUnstorableText('\u0000')).toEqual(nul(''));
+    expect(findUnstorableText({ 'a/b': { '~': '\u0000' } })).toEqual(nul('/a~1b/~0'));
+  });
+
+  it('finds half a character (a lone surrogate, either half, anywhere), but not a whole one', () => {
+    for (const text of ['\ud800', 'ab\udfff', '\udc00x', 'x\ud83d', '\ude00\ud83d']) {
+      expect(findUnstorableText({ name: text }), JSON.stringify(text)).toEqual({ at: '/name', keyword: 'loneSurrogate' });
+    }
+    expect(findUnstorableText({ ['k\ud800']: 'v' })).toEqual({ at: '/k\ud800', keyword: 'loneSurrogate' });
+    expect(findUnstorableText({ name: 'smile \ud83d\ude00, caf\u00e9, \u4e2d\u6587' })).toBeUndefined();
   });
 
   it('passes clean values of every kind', () => {
-    expect(findNul({ a: 1, b: null, c: true, d: ['x', { e: 'y' }], f: '' })).toBeUndefined();
-    expect(findNul(undefined)).toBeUndefined();
+    expect(findUnstorableText({ a: 1, b: null, c: true, d: ['x', { e: 'y' }], f: '' })).toBeUndefined();
+    expect(findUnstorableText(undefined)).toBeUndefined();
   });
 
   it('walks 100 000 levels without blowing the stack', () => {
     let deep: unknown = 'a\u0000';
     for (let i = 0; i < 100_000; i++) deep = [deep];
-    expect(findNul(deep)).toBe('/0'.repeat(100_000));
+    expect(findUnstorableText(deep)).toEqual(nul('/0'.repeat(100_000)));
   });
 });
 
