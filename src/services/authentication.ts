@@ -7,20 +7,44 @@ import type { Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
 import type { Logger, RequestContext } from './context.js';
 
-/** Per-account failure counting (the lockout); the no-op version counts nothing. */
+/**
+ * Per-account failure counting (the lockout); the no-op version counts nothing. Every attempt at
+ * proving who you are is admitted first and given its outcome after: the lock cannot be checked
+ * before a slow argon2 verify and counted after it, or a burst sent at once would all pass the
+ * check before the first failure was counted (hundreds of guesses instead of LOCKOUT_THRESHOLD).
+ */
 export interface LoginThrottle {
-  /** Throws ACCOUNT_LOCKED (429) while the account is locked. */
-  assertNotLocked(accountKey: string): Promise<void>;
-  /** Counts a failure; locks the account at the threshold (and audits `lockout`). */
-  recordFailure(accountKey: string, userId: number | null, ctx: RequestContext): Promise<void>;
-  recordSuccess(accountKey: string): Promise<void>;
+  /**
+   * Admits one attempt for the account, or throws ACCOUNT_LOCKED (429): while it is locked, and
+   * while as many attempts are already in flight as failures are left before the lock.
+   */
+  begin(accountKey: string, userId: number | null, ctx: RequestContext): Promise<LoginAttempt>;
 }
 
-export const NO_THROTTLE: LoginThrottle = {
-  assertNotLocked: async () => undefined,
-  recordFailure: async () => undefined,
-  recordSuccess: async () => undefined,
-};
+export interface LoginAttempt {
+  /** The proof failed: counted toward the lockout (the failure reaching the threshold locks). */
+  failed(): Promise<void>;
+  /** The proof held: the account's failures and lockouts are forgotten. */
+  succeeded(): Promise<void>;
+  /** Ends the attempt without an outcome (a missing code, an error). Never throws; no-op once ended. */
+  end(): Promise<void>;
+}
+
+const NO_ATTEMPT: LoginAttempt = { failed: async () => undefined, succeeded: async () => undefined, end: async () => undefined };
+
+export const NO_THROTTLE: LoginThrottle = { begin: async () => NO_ATTEMPT };
+
+/** Runs `work` as one admitted attempt of the account; the attempt always ends. */
+export async function asAttempt<T>(
+  throttle: LoginThrottle, key: string, userId: number | null, ctx: RequestContext, work: (attempt: LoginAttempt) => Promise<T>,
+): Promise<T> {
+  const attempt = await throttle.begin(key, userId, ctx);
+  try {
+    return await work(attempt);
+  } finally {
+    await attempt.end();
+  }
+}
 
 /** The second factor (TOTP or a recovery code); absent until MFA is wired in. */
 export interface SecondFactor {
@@ -51,33 +75,32 @@ export class AuthenticationService {
   async authenticate(identifier: string, password: string, otp: string | undefined, ctx: RequestContext): Promise<User> {
     const lookup = identifier.trim();
     const user = lookup.length > 0 && lookup.length <= MAX_IDENTIFIER ? await this.o.storage.users.findByLogin(lookup) : undefined;
-    const key = accountKey(user, lookup);
-    await this.o.throttle.assertNotLocked(key);
-
-    const proven = user
-      ? await this.verifyAndUpgrade(user, password)
-      : (await this.o.hasher.verifyDummy(password), undefined);
-    if (!user || !proven) {
-      await this.fail(key, user?.id ?? null, ctx, 'password');
-      throw new HttpError('INVALID_CREDENTIALS');
-    }
-    // Checked after the password, so an inactive account is indistinguishable until proven.
-    if (!user.isActive) {
-      await this.o.audit.record('login.failure', ctx, { userId: user.id, outcome: 'failure', details: { reason: 'inactive' } });
-      throw new HttpError('INACTIVE_USER');
-    }
-    if (user.mfaEnabled) {
-      const ok = otp !== undefined && otp.trim() !== '' && this.o.secondFactor !== undefined
-        && (await this.o.secondFactor.verify(user, otp.trim(), ctx));
-      if (!ok) {
-        // A missing code is not an attack; a wrong one counts like a wrong password.
-        if (otp !== undefined && otp.trim() !== '') await this.fail(key, user.id, ctx, 'otp');
-        throw new HttpError('MFA_REQUIRED', { extra: { error: 'mfa_required' } });
+    return asAttempt(this.o.throttle, accountKey(user, lookup), user?.id ?? null, ctx, async (attempt) => {
+      const proven = user
+        ? await this.verifyAndUpgrade(user, password)
+        : (await this.o.hasher.verifyDummy(password), undefined);
+      if (!user || !proven) {
+        await this.fail(attempt, user?.id ?? null, ctx, 'password');
+        throw new HttpError('INVALID_CREDENTIALS');
       }
-    }
-    await this.o.throttle.recordSuccess(key);
-    await this.o.audit.record('login.success', ctx, { userId: user.id, outcome: 'success', details: { mfa: user.mfaEnabled } });
-    return proven;
+      // Checked after the password, so an inactive account is indistinguishable until proven.
+      if (!user.isActive) {
+        await this.o.audit.record('login.failure', ctx, { userId: user.id, outcome: 'failure', details: { reason: 'inactive' } });
+        throw new HttpError('INACTIVE_USER');
+      }
+      if (user.mfaEnabled) {
+        const ok = otp !== undefined && otp.trim() !== '' && this.o.secondFactor !== undefined
+          && (await this.o.secondFactor.verify(user, otp.trim(), ctx));
+        if (!ok) {
+          // A missing code is not an attack; a wrong one counts like a wrong password.
+          if (otp !== undefined && otp.trim() !== '') await this.fail(attempt, user.id, ctx, 'otp');
+          throw new HttpError('MFA_REQUIRED', { extra: { error: 'mfa_required' } });
+        }
+      }
+      await attempt.succeeded();
+      await this.o.audit.record('login.success', ctx, { userId: user.id, outcome: 'success', details: { mfa: user.mfaEnabled } });
+      return proven;
+    });
   }
 
   /**
@@ -88,11 +111,11 @@ export class AuthenticationService {
     // No password is no guess: refused, but it does not count toward the lockout (a script with a
     // profile:write key that forgot the field must not lock its owner out).
     if (password === undefined) return false;
-    const key = accountKey(user, '');
-    await this.o.throttle.assertNotLocked(key);
-    if (await this.verifyAndUpgrade(user, password)) return true;
-    await this.fail(key, user.id, ctx, 'reauthentication');
-    return false;
+    return asAttempt(this.o.throttle, accountKey(user, ''), user.id, ctx, async (attempt) => {
+      if (await this.verifyAndUpgrade(user, password)) return true;
+      await this.fail(attempt, user.id, ctx, 'reauthentication');
+      return false;
+    });
   }
 
   /**
@@ -110,8 +133,8 @@ export class AuthenticationService {
     return { ...user, passwordHash };
   }
 
-  private async fail(key: string, userId: number | null, ctx: RequestContext, reason: string): Promise<void> {
+  private async fail(attempt: LoginAttempt, userId: number | null, ctx: RequestContext, reason: string): Promise<void> {
     await this.o.audit.record('login.failure', ctx, { userId, outcome: 'failure', details: { reason } });
-    await this.o.throttle.recordFailure(key, userId, ctx);
+    await attempt.failed();
   }
 }

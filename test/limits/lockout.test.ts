@@ -1,6 +1,9 @@
-// The lockout's back-off on its own (src/limits/lockout.ts), on memory and Redis: 60 s, doubling per
-// further lockout inside the window, never more than MAX_LOCK_SECONDS; the lock time it reports is
-// what the store holds; a success clears both the failures and the lockout count.
+// The lockout on its own (src/limits/lockout.ts), on memory and Redis: 60 s, doubling per further
+// lockout inside the window, never more than MAX_LOCK_SECONDS; the lock time it reports is what the
+// store holds; a success clears both the failures and the lockout count; and admission: a burst of
+// attempts sent at once gets no more verifications than the failures left before the lock.
+
+const failOnce = async (lockout: Lockout, key: string, userId: number, context = ctx) => (await lockout.begin(key, userId, context)).failed();
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpError } from '../../src/errors/http-error.js';
 import { FIRST_LOCK_SECONDS, Lockout, MAX_LOCK_SECONDS } from '../../src/limits/lockout.js';
@@ -12,10 +15,10 @@ import { productRedisFor, stateBackends, uniquePrefix, until } from '../helpers/
 const ctx: RequestContext = { ip: '192.0.2.1', userAgent: 'unit', requestId: 'req-1', receivedAt: 0 };
 const silent = { info: () => undefined, warn: () => undefined };
 
-/** The Retry-After the lockout answers while locked, or undefined when not locked. */
+/** The Retry-After the lockout answers while locked, or undefined when an attempt is admitted (and ended). */
 async function lockSeconds(lockout: Lockout, key: string): Promise<number | undefined> {
   try {
-    await lockout.assertNotLocked(key);
+    await (await lockout.begin(key, null, ctx)).end();
     return undefined;
   } catch (err) {
     expect(err).toBeInstanceOf(HttpError);
@@ -64,7 +67,7 @@ for (const backend of stateBackends) {
       const seen: number[] = [];
       for (let i = 0; i < 8; i++) {
         expect(await lockSeconds(lockout, 'user:1')).toBeUndefined();
-        await lockout.recordFailure('user:1', 1, ctx);
+        await failOnce(lockout, 'user:1', 1, ctx);
         const seconds = (await lockSeconds(lockout, 'user:1'))!;
         seen.push(seconds);
         await expire(`${prefix}cap:`, 'user:1', seconds);
@@ -77,21 +80,53 @@ for (const backend of stateBackends) {
       if (!redis) vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
       const lockout = new Lockout({ threshold: 2, windowMinutes: 60, keyPrefix: `${prefix}reset:`, redis, audit });
       for (const expected of [60, 120]) {
-        await lockout.recordFailure('user:2', 2, ctx);
+        await failOnce(lockout, 'user:2', 2, ctx);
         expect(await lockSeconds(lockout, 'user:2')).toBeUndefined();
-        await lockout.recordFailure('user:2', 2, ctx);
+        await failOnce(lockout, 'user:2', 2, ctx);
         expect(await lockSeconds(lockout, 'user:2')).toBe(expected);
         await expire(`${prefix}reset:`, 'user:2', expected);
       }
-      await lockout.recordSuccess('user:2');
-      await lockout.recordFailure('user:2', 2, ctx);
-      await lockout.recordFailure('user:2', 2, ctx);
+      await (await lockout.begin('user:2', 2, ctx)).succeeded();
+      await failOnce(lockout, 'user:2', 2, ctx);
+      await failOnce(lockout, 'user:2', 2, ctx);
       expect(await lockSeconds(lockout, 'user:2')).toBe(60);
+    });
+
+    it('a burst sent at once: only as many attempts as failures are left get through; the rest are 429 at once', async () => {
+      const lockout = new Lockout({ threshold: 3, windowMinutes: 60, keyPrefix: `${prefix}burst:`, redis: redisOf(), audit });
+      await failOnce(lockout, 'user:5', 5);
+      const tries = await Promise.allSettled(Array.from({ length: 20 }, () => lockout.begin('user:5', 5, ctx)));
+      const admitted = tries.filter((t): t is PromiseFulfilledResult<Awaited<ReturnType<Lockout['begin']>>> => t.status === 'fulfilled');
+      expect(admitted).toHaveLength(2);
+      for (const t of tries) {
+        if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'ACCOUNT_LOCKED', status: 429, headers: { 'retry-after': '1' } });
+      }
+      // While those two are in flight, nothing else is let in; their failures lock the account.
+      expect(await lockSeconds(lockout, 'user:5')).toBe(1);
+      for (const attempt of admitted) await attempt.value.failed();
+      expect(await lockSeconds(lockout, 'user:5')).toBe(60);
+      const refusedAudits = await audit.list({ limit: 100, offset: 0, userId: 5, action: 'login.failure' });
+      expect(refusedAudits.events.filter((e) => e.outcome === 'blocked').length).toBeGreaterThanOrEqual(18);
+    });
+
+    it('an attempt ended without an outcome (or with a success) gives its place back', async () => {
+      const lockout = new Lockout({ threshold: 2, windowMinutes: 60, keyPrefix: `${prefix}place:`, redis: redisOf(), audit });
+      for (let i = 0; i < 5; i++) await (await lockout.begin('user:6', 6, ctx)).end();
+      const a = await lockout.begin('user:6', 6, ctx);
+      const b = await lockout.begin('user:6', 6, ctx);
+      await expect(lockout.begin('user:6', 6, ctx)).rejects.toMatchObject({ code: 'ACCOUNT_LOCKED' });
+      await a.succeeded();
+      await a.end();
+      await b.end();
+      expect(await lockSeconds(lockout, 'user:6')).toBeUndefined();
+      await failOnce(lockout, 'user:6', 6);
+      await failOnce(lockout, 'user:6', 6);
+      expect(await lockSeconds(lockout, 'user:6')).toBe(60);
     });
 
     it('each lockout is audited with its length and number', async () => {
       const lockout = new Lockout({ threshold: 1, windowMinutes: 60, keyPrefix: `${prefix}audit:`, redis: redisOf(), audit });
-      await lockout.recordFailure('user:77', 77, ctx);
+      await failOnce(lockout, 'user:77', 77, ctx);
       const { events } = await audit.list({ limit: 10, offset: 0, userId: 77, action: 'lockout' });
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ action: 'lockout', userId: 77, ip: '192.0.2.1', userAgent: 'unit', requestId: 'req-1', outcome: 'blocked', details: { seconds: 60, lock_number: 1 } });
