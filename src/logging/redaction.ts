@@ -18,8 +18,19 @@ const SECRET_QUERY_PARAMS = new Set([
   ...SECRET_FIELDS.map((f) => f.toLowerCase()), 'apikey', 'api-key', 'x-api-key', 'jwt', 'session', 'sessionid', 'sig', 'signature',
 ]);
 
-/** `/x?api_key=abc&page=2` → `/x?api_key=[REDACTED]&page=2`. Leaves URLs without a query untouched. */
-export function redactUrl(url: string): string {
+/** Whether a query parameter of this name carries a credential (`api_key`, `token`, …; any case, `name[]` too). */
+export function isSecretParam(name: string): boolean {
+  return SECRET_QUERY_PARAMS.has(name.toLowerCase().trim().replace(/\[[^\]]*\]$/, ''));
+}
+
+/** How many URLs nested in parameter values (`/login?next=%2Fx%3Fapi_key%3D…`) are looked into. */
+const MAX_NESTING = 3;
+
+/**
+ * `/x?api_key=abc&page=2` → `/x?api_key=[REDACTED]&page=2`. Leaves URLs without a query untouched.
+ * A value that is itself a URL with a query (a sign-in page's `next`) is redacted the same way.
+ */
+export function redactUrl(url: string, depth = 0): string {
   const q = url.indexOf('?');
   if (q === -1) return url;
   // `;` separates pairs for some parsers (and proxies); a secret after one must not ride along in a value.
@@ -28,13 +39,20 @@ export function redactUrl(url: string): string {
     const eq = pair.indexOf('=');
     const rawName = eq === -1 ? pair : pair.slice(0, eq);
     let name: string;
+    let value: string;
     try {
       // `api_key[]=…` and `api_key[0]=…` are the same secret to qs-style parsers: judge the base name.
-      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).toLowerCase().trim().replace(/\[[^\]]*\]$/, '');
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      value = eq === -1 ? '' : decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
     } catch {
       return '[REDACTED]';
     }
-    return SECRET_QUERY_PARAMS.has(name) ? `${rawName}=[REDACTED]` : pair;
+    if (isSecretParam(name)) return `${rawName}=[REDACTED]`;
+    if (depth < MAX_NESTING && value.includes('?')) {
+      const inner = redactUrl(value, depth + 1);
+      if (inner !== value) return `${rawName}=${encodeURIComponent(inner)}`;
+    }
+    return pair;
   });
   return `${url.slice(0, q)}?${parts.join('')}`;
 }

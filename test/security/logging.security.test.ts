@@ -90,7 +90,44 @@ describe('log lines never carry credentials', () => {
   });
 });
 
+describe('a credential in a page address', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await testApp();
+  });
+  afterAll(() => t.close());
+
+  it('is not carried into the sign-in redirect, and no log line holds it, even nested in next', async () => {
+    const key = secret('gk_pagekey');
+    const token = secret('pagetoken');
+    for (const path of ['/account', '/admin', '/account/api-keys']) {
+      const res = await t.app.inject({ method: 'GET', url: `${path}?api_key=${key}&tab=keys&access_token=${token}` });
+      expect(res.statusCode, path).toBe(303);
+      const location = String(res.headers.location);
+      expect(location).toMatch(/^\/login\?next=/);
+      expect(decodeURIComponent(location)).toContain('tab=keys');
+      for (const value of [key, token]) expect(location).not.toContain(value);
+      await t.app.inject({ method: 'GET', url: location });
+    }
+    // An address someone else built (a link in a mail, a bookmark) with the secret nested in next.
+    await t.app.inject({ method: 'GET', url: `/login?next=${encodeURIComponent(`/account?api_key=${key}&x=${encodeURIComponent(`/y?token=${token}`)}`)}` });
+    const text = t.logs.map((line) => JSON.stringify(line)).join('\n');
+    for (const value of [key, token]) expect(text).not.toContain(value);
+    expect(text).toContain('next=');
+  });
+});
+
 describe('redactUrl', () => {
+  it('redacts inside a parameter that is itself an address with a query (a sign-in page\'s next)', () => {
+    expect(redactUrl(`/login?next=${encodeURIComponent('/account?api_key=abc&tab=1')}`))
+      .toBe(`/login?next=${encodeURIComponent('/account?api_key=[REDACTED]&tab=1')}`);
+    const twice = `/login?next=${encodeURIComponent(`/a?back=${encodeURIComponent('/b?token=xyz')}`)}`;
+    expect(redactUrl(twice)).not.toContain('xyz');
+    // Nothing secret inside: left byte for byte.
+    const plain = `/login?next=${encodeURIComponent('/account?tab=1')}`;
+    expect(redactUrl(plain)).toBe(plain);
+  });
+
   it('redacts secret parameters and keeps the rest byte for byte', () => {
     expect(redactUrl('/x?api_key=abc&page=2')).toBe('/x?api_key=[REDACTED]&page=2');
     expect(redactUrl('/x?page=2&token=abc#frag')).toBe('/x?page=2&token=[REDACTED]');

@@ -5,6 +5,7 @@ import type { AccessClaims } from '../../crypto/access-tokens.js';
 import { HttpError } from '../../errors/http-error.js';
 import type { Principal } from '../../plugins/auth-guard.js';
 import { CSRF_HEADER, csrfTokenFor, csrfValid } from '../../plugins/csrf.js';
+import { isSecretParam } from '../../logging/redaction.js';
 import { readCookie, type SessionCookieSettings } from '../../plugins/session-cookies.js';
 import type { Services } from '../../services/index.js';
 import type { User } from '../../storage/index.js';
@@ -63,6 +64,9 @@ export function safeNext(raw: unknown): string {
   }
   if (url.origin !== BASE || url.pathname.startsWith('/api/') || url.pathname === '/api') return DEFAULT_NEXT;
   if (url.pathname === '/login' || url.pathname === '/logout') return DEFAULT_NEXT;
+  // A credential in the address (`?api_key=`) is never carried into another one: the sign-in
+  // page's address reaches logs, browser history and Referer headers.
+  for (const name of [...url.searchParams.keys()]) if (isSecretParam(name)) url.searchParams.delete(name);
   // Dot segments can normalise "/.//evil.com" into "//evil.com": check what would be sent, too.
   const path = url.pathname + url.search + url.hash;
   return path.startsWith('//') ? DEFAULT_NEXT : path;
