@@ -11,6 +11,7 @@ import { loggerOptions, stdoutLog } from './logging/logger.js';
 import { clientAddress } from './plugins/client-address.js';
 import { contentTypes } from './plugins/content-types.js';
 import { cors } from './plugins/cors.js';
+import { refuseWhileClosing } from './plugins/refuse-while-closing.js';
 import { clientErrorHandler, errors, sendError } from './plugins/errors.js';
 import { stampArrival } from './arrival-order.js';
 import { httpsOnly } from './plugins/https-only.js';
@@ -81,7 +82,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     bodyLimit: config.maxBodyBytes,
     trustProxy: false,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // plugins/refuse-while-closing.ts answers those requests itself, with every contract header.
+    return503OnClosing: false,
     requestTimeout: 30_000,
     // The errors plugin answers a missing Host with its own 400 (and every contract header).
     http: { requireHostHeader: false },
@@ -115,6 +117,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(requestLog);
   await app.register(clientAddress, { trustProxy: config.trustProxy });
   await app.register(securityHeaders, { hsts: config.isProduction });
+  await app.register(refuseWhileClosing);
   if (config.isProduction) await app.register(httpsOnly, { apiPrefix: '/api', ...(config.publicUrlSet ? { publicOrigin: config.publicUrl } : {}) });
   const redis = deps.redis ?? (config.redisUrl ? connectRedis(config.redisUrl, (err) => app.log.warn({ err: err.message }, 'redis connection error')) : undefined);
   if (redis && !deps.redis) app.addHook('onClose', () => closeRedis(redis));
