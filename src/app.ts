@@ -149,7 +149,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     cookieAuthenticator({ ...verified, cookieName: cookies.names.access, csrfCookieName: cookies.names.csrf, csrfKey: services.derivedKeys.csrf }),
   ];
   await app.register(authGuard, { authenticate: firstOf(...authenticators) });
-  await app.register(htmxOrigin, { allowedOrigins: config.allowedOrigins, ownOrigin: config.publicUrl });
+  await app.register(htmxOrigin, { allowedOrigins: config.allowedOrigins, ownOrigin: config.publicUrl, hostIsOwnOrigin: !config.publicUrlSet });
 
   await app.register(async (api) => {
     await api.register(registerRoutes, { services });

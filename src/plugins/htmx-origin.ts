@@ -11,6 +11,12 @@ export interface HtmxOriginOptions {
   readonly allowedOrigins: readonly string[];
   /** This server's public origin (PUBLIC_URL). */
   readonly ownOrigin: string;
+  /**
+   * Whether the origin the request was addressed to (scheme and `Host`) also counts as the server's
+   * own. Default true, for a server that does not know its public address; with a configured one
+   * (PUBLIC_URL) pass false, so that a `Host` an attacker chose (DNS rebinding) vouches for nothing.
+   */
+  readonly hostIsOwnOrigin?: boolean;
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -31,23 +37,25 @@ export function requestOrigin(request: FastifyRequest): string | undefined {
   return host ? originOf(`${request.scheme}://${host}`) : undefined;
 }
 
-export function sameOriginOrAllowed(request: FastifyRequest, allowed: ReadonlySet<string>): boolean {
+export function sameOriginOrAllowed(request: FastifyRequest, allowed: ReadonlySet<string>, hostIsOwnOrigin = true): boolean {
   const raw = request.headers.origin;
   if (typeof raw !== 'string' || raw === 'null') return false;
   const origin = originOf(raw);
   // The Origin header is exactly a serialised origin; anything with a path is not one.
   if (!origin || origin !== raw) return false;
-  return allowed.has(origin) || origin === requestOrigin(request);
+  return allowed.has(origin) || (hostIsOwnOrigin && origin === requestOrigin(request));
 }
 
 export const htmxOrigin = fp<HtmxOriginOptions>(
   async (app, options) => {
     if (!options.ownOrigin) throw new TypeError('htmxOrigin: option "ownOrigin" is required');
     const allowed = new Set([options.ownOrigin, ...options.allowedOrigins.filter((o) => o !== '*')]);
+    const hostIsOwnOrigin = options.hostIsOwnOrigin ?? true;
     app.addHook('onRequest', (request, _reply, done) => {
       // An unknown path or method answers 404/405 whatever its headers: routing errors come first.
-      if (SAFE.has(request.method) || request.headers['hx-request'] !== 'true' || request.is404) return done();
-      if (!sameOriginOrAllowed(request, allowed)) return done(new HttpError('ORIGIN_REJECTED'));
+      // Any HX-Request header counts (htmx sends "true"; `TRUE`, `1` or a repeated header are no way around the check).
+      if (SAFE.has(request.method) || request.headers['hx-request'] === undefined || request.is404) return done();
+      if (!sameOriginOrAllowed(request, allowed, hostIsOwnOrigin)) return done(new HttpError('ORIGIN_REJECTED'));
       done();
     });
   },

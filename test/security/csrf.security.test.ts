@@ -167,8 +167,40 @@ describe('HTMX: a mutating HX-Request needs an exact allowed or own Origin', () 
     }
   });
 
+  it('any HX-Request value counts, not only "true": TRUE, 1, a repeated header from a foreign origin are 403', async () => {
+    const before = (await t.storage.users.findByLogin('alice'))!.fullName;
+    for (const value of ['TRUE', 'True', '1', 'true, true']) {
+      const res = await t.app.inject({
+        method: 'PATCH', url: '/api/v1/users/me', payload: { full_name: 'Via a sloppy htmx check' },
+        headers: { cookie: alice.jar.header(), 'x-csrf-token': alice.csrf, 'hx-request': value, origin: 'https://evil.example' },
+      });
+      expect(res.statusCode, JSON.stringify(value)).toBe(403);
+    }
+    expect((await t.storage.users.findByLogin('alice'))!.fullName).toBe(before);
+  });
+
   it('a safe HX-Request needs no Origin', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { cookie: alice.jar.header(), 'hx-request': 'true' } });
     expect(res.statusCode).toBe(200);
+  });
+});
+
+describe('HTMX with PUBLIC_URL set: the server\'s own origin is that one, never whatever Host says', () => {
+  let own: TestApp;
+  beforeAll(async () => {
+    own = await authApp({ env: { PUBLIC_URL: 'http://gate.test:9000' } });
+  });
+  afterAll(() => own?.close());
+
+  it('an Origin matching a Host the client chose (DNS rebinding) is foreign; PUBLIC_URL and ALLOWED_ORIGINS pass', async () => {
+    const htmx = (origin: string, host: string) => own.app.inject({
+      method: 'POST', url: '/api/v1/auth/logout', headers: { 'hx-request': 'true', origin, host },
+    });
+    const rebound = await htmx('http://evil.test:9000', 'evil.test:9000');
+    expect(rebound.statusCode).toBe(403);
+    expect(rebound.json()).toEqual(ORIGIN_REJECTED);
+    // Past the origin check, an unauthenticated logout is its usual answer (not 403).
+    expect((await htmx('http://gate.test:9000', 'evil.test:9000')).statusCode).not.toBe(403);
+    expect((await htmx('http://localhost:8000', 'evil.test:9000')).statusCode).not.toBe(403);
   });
 });

@@ -27,7 +27,7 @@ export const pageRoutes: FastifyPluginAsync<PageRouteOptions> = async (app, opti
   app.addHook('onRequest', (request, _reply, done) => {
     if (SAFE.has(request.method)) return done();
     // OWASP CSRF Cheat Sheet, "Verifying origin with standard headers": browsers send Origin on every form post.
-    if (!sameOriginOrAllowed(request, allowed)) return done(new HttpError('ORIGIN_REJECTED'));
+    if (!sameOriginOrAllowed(request, allowed, !config.publicUrlSet)) return done(new HttpError('ORIGIN_REJECTED'));
     done();
   });
 
