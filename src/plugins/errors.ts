@@ -102,12 +102,16 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
   else socket.destroy();
 }
 
+/** Methods no route ever takes: TRACE echoes requests (cross-site tracing), TRACK is its IIS twin. Always 405. */
+export function isNeverRouted(method: string): boolean {
+  return method === 'TRACE' || method === 'TRACK';
+}
+
 export const errors = fp<ErrorsOptions>(
   async (app, options) => {
     const routingError = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
       const allowed = allowedMethods(app, request.url).filter((m) => m !== request.method);
-      // TRACE echoes requests (cross-site tracing); it is never routed, only refused.
-      if (request.method === 'TRACE' || request.method === 'TRACK' || allowed.length > 0) {
+      if (isNeverRouted(request.method) || allowed.length > 0) {
         if (allowed.length > 0) reply.header('allow', allowed.join(', '));
         return sendError(reply, request, new HttpError('METHOD_NOT_ALLOWED'), options);
       }

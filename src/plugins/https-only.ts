@@ -3,6 +3,7 @@
 // finds out (OWASP ASVS 4.1.2). Needs the clientAddress plugin for `request.scheme`.
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors/http-error.js';
+import { isNeverRouted } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -20,14 +21,29 @@ export interface HttpsOnlyOptions {
 
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
+/** The path with dot segments resolved and percent-escapes decoded; undefined if it cannot be decoded. */
+function normalisedPath(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url.split('?')[0]!, 'http://x').pathname);
+  } catch {
+    return undefined;
+  }
+}
+
 export const httpsOnly = fp<HttpsOnlyOptions>(
   async (app, options) => {
     if (!options.apiPrefix?.startsWith('/')) throw new TypeError('httpsOnly: option "apiPrefix" must start with "/"');
     const fixedOrigin = options.publicOrigin?.startsWith('https://') ? options.publicOrigin : undefined;
+    const underApi = (path: string) => path === options.apiPrefix || path.startsWith(options.apiPrefix + '/');
     app.addHook('onRequest', (request, reply, done) => {
       if (request.routeOptions.config.allowPlainHttp || request.scheme === 'https') return done();
+      // TRACE and TRACK are refused with 405 by the errors plugin whatever the scheme.
+      if (isNeverRouted(request.method)) return done();
       const path = request.url;
-      const isApi = path === options.apiPrefix || path.startsWith(options.apiPrefix + '/');
+      // API or page by where the request is routed, not by its spelling: `/%61pi/v1/…` and
+      // `/./api/v1/…` reach the API too, and must be refused, not redirected.
+      const routed = request.is404 ? normalisedPath(path) : request.routeOptions.url;
+      const isApi = routed === undefined || underApi(routed);
       const isRead = request.method === 'GET' || request.method === 'HEAD';
       if (isApi || !isRead) return done(new HttpError('HTTPS_REQUIRED'));
       // The Host header is only used when no https public origin is configured, and only if well formed.

@@ -45,6 +45,23 @@ describe('production without a trusted proxy', () => {
     }
   });
 
+  it('an API path spelled otherwise (percent-escapes, dot segments) is an API request: 400, not a redirect', async () => {
+    for (const url of ['/%61pi/v1/_probe/whoami', '/./api/v1/_probe/whoami', '/x/../api/v1/_probe/whoami', '/%2e/api/v1/no-such-thing', '/%61pi']) {
+      const res = await t.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json()).toEqual({ detail: 'HTTPS required' });
+      expect(res.headers.location, url).toBeUndefined();
+    }
+  });
+
+  it('TRACE is 405 over plain HTTP too, like everywhere', async () => {
+    for (const url of ['/', '/login', '/api/v1/users/me']) {
+      const res = await t.app.inject({ method: 'TRACE', url });
+      expect(res.statusCode, url).toBe(405);
+      expect(res.json()).toEqual({ detail: 'Method Not Allowed' });
+    }
+  });
+
   it('the refusal comes before the body is read or validated: a leaked credential is not processed', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', payload: { username: 'alice', password: 'leaked-over-http' } });
     expect(res.statusCode).toBe(400);
