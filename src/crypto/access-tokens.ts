@@ -197,12 +197,16 @@ export class AccessTokens {
     // RFC 7519 §4.1.5: never before nbf (ours carry none; a token minted elsewhere with SECRET_KEY may).
     if (p.nbf !== undefined && (typeof p.nbf !== 'number' || p.nbf > now + 60)) throw new TokenRejected('not yet valid');
     if (p.exp - p.iat > this.options.ttlSeconds + 60) throw new TokenRejected('lifetime longer than configured');
-    if (typeof p.sub !== 'string' || !/^\d{1,15}$/.test(p.sub)) throw new TokenRejected('bad subject');
+    // A user id as this server writes it: no sign, no leading zero ("02" is not user 2's subject).
+    if (typeof p.sub !== 'string' || !/^[1-9]\d{0,14}$/.test(p.sub)) throw new TokenRejected('bad subject');
     if (typeof p.sid !== 'string' || typeof p.jti !== 'string') throw new TokenRejected('bad ids');
     const roles = Array.isArray(p.roles) ? p.roles.filter((r): r is string => typeof r === 'string') : [];
+    // Absent in tokens minted elsewhere with SECRET_KEY (version 0); when present, what we write.
+    const ver = p.ver === undefined ? 0 : p.ver;
+    if (typeof ver !== 'number' || !Number.isSafeInteger(ver) || ver < 0) throw new TokenRejected('bad version');
     return {
       sub: p.sub, sid: p.sid, jti: p.jti, iat: p.iat, exp: p.exp, iss: String(p.iss), aud: String(p.aud),
-      type: 'access', roles, scope: typeof p.scope === 'string' ? p.scope : '', ver: typeof p.ver === 'number' ? p.ver : 0,
+      type: 'access', roles, scope: typeof p.scope === 'string' ? p.scope : '', ver,
     };
   }
 }

@@ -274,9 +274,17 @@ for (const algorithm of ['HS256', 'EdDSA', 'ES256'] as const) {
     it('a token without sid or jti, or with a subject that is not a user id, is refused', async () => {
       expectInvalidToken(await me(t.app, signJwt(realHeader(), withoutClaim('sid'), realKey)));
       expectInvalidToken(await me(t.app, signJwt(realHeader(), withoutClaim('jti'), realKey)));
-      for (const sub of ['alice', String(userId) + ' ', '-1', '1e3', '']) {
+      for (const sub of ['alice', String(userId) + ' ', '-1', '1e3', '', `0${userId}`, '0']) {
         expectInvalidToken(await me(t.app, signJwt(realHeader(), claims({ sub }), realKey)));
       }
+    });
+
+    it('a token whose authorisation version is not a non-negative integer is refused', async () => {
+      for (const ver of ['x', -1, 1.5, null, '1']) {
+        expectInvalidToken(await me(t.app, signJwt(realHeader(), claims({ ver }), realKey)), JSON.stringify(ver));
+      }
+      const fine = await me(t.app, signJwt(realHeader(), claims({ ver: 1 }), realKey));
+      expect(fine.statusCode).toBe(200);
     });
 
     it('a token of a deleted user is refused', async () => {

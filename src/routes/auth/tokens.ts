@@ -64,14 +64,15 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (ap
   }, async (request, reply) => {
     const form = request.body;
     const ctx = contextOf(request);
-    const grant = form.grant_type ?? 'password';
+    // FastAPI's form fields read an empty value as no value: `username=` is "Field required" too.
+    const grant = form.grant_type || 'password';
     if (grant === 'refresh_token') {
       if (!form.refresh_token) throw missing('refresh_token');
       return sendTokens(reply, await services.sessions.refresh(form.refresh_token, ctx));
     }
     if (grant !== 'password') throw new HttpError('UNSUPPORTED_GRANT_TYPE', { extra: { error: 'unsupported_grant_type' } });
-    if (form.username === undefined) throw missing('username');
-    if (form.password === undefined) throw missing('password');
+    if (!form.username) throw missing('username');
+    if (!form.password) throw missing('password');
     const user = await services.authentication.authenticate(form.username, form.password, form.otp, ctx);
     const scopes = grantScopes(form.scope, user.role);
     return sendTokens(reply, await services.sessions.start(user, 'token', scopes, ctx));
