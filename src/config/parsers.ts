@@ -58,6 +58,8 @@ export function parseOrigin(raw: string): string {
   if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
     throw new ConfigValueError(`has "${raw}": an origin has no path, query, fragment or credentials`);
   }
+  // `https://*.example.com` parses, but no browser ever sends it: a pattern would silently match nothing.
+  if (url.hostname.includes('*')) throw new ConfigValueError(`has "${raw}": wildcards are not supported; list each origin exactly`);
   if (/\/$/.test(raw.trim()) && raw.trim() !== url.origin + '/') {
     throw new ConfigValueError(`has "${raw}", which is not an origin`);
   }
@@ -91,6 +93,7 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   }
   const addresses = trimmed.split(',').map((s) => s.trim()).filter(Boolean);
   for (const a of addresses) {
+    if (/\/0+$/.test(a)) throw new ConfigValueError(`has "${a}", which would trust every address; list your proxies' IPs or CIDRs`);
     const shaped = PROXY_NAMES.has(a) || IPV4_CIDR.test(a) || (a.includes(':') && IPV6_CIDR.test(a));
     if (!shaped || !compiles(a)) {
       throw new ConfigValueError(`has "${a}", which is neither an IP, a CIDR nor one of loopback, linklocal, uniquelocal`);

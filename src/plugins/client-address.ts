@@ -27,8 +27,17 @@ export function trustFunction(trust: TrustProxy): TrustFunction {
   }
 }
 
+/**
+ * One client, one spelling: a port some proxies append to the forwarded address (`203.0.113.7:51234`,
+ * `[2001:db8::1]:443`) is dropped — a budget per source port would be a fresh budget per connection —
+ * and an IPv4-mapped IPv6 address is its IPv4 address.
+ */
 function normalise(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(address);
+  if (v4WithPort) return v4WithPort[1]!;
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?$/.exec(address);
+  const bare = bracketed ? bracketed[1]! : address;
+  return bare.startsWith('::ffff:') && bare.includes('.') ? bare.slice(7) : bare;
 }
 
 export function clientIpOf(req: IncomingMessage, trust: TrustFunction): string {

@@ -351,6 +351,17 @@ for (const backend of stateBackends) {
       expect(res.headers['ratelimit-remaining']).toBe(String(AUTH - 1));
     });
 
+    it('a port the proxy appends to the client\'s address (IPv4 or bracketed IPv6) buys no fresh budget', async () => {
+      for (const [client, spellings] of [['198.51.100.40', (i: number) => `198.51.100.40:${40000 + i}`], ['2001:db8:5::1', (i: number) => `[2001:db8:5::1]:${40000 + i}`]] as const) {
+        for (let i = 0; i < AUTH; i++) {
+          const res = await AUTH_ROUTES.token!.send(t.app, PROXY, { 'x-forwarded-for': spellings(i) });
+          expect(res.statusCode, client).toBe(200);
+        }
+        expectRefused(await AUTH_ROUTES.token!.send(t.app, PROXY, { 'x-forwarded-for': spellings(99) }), AUTH);
+        expectRefused(await AUTH_ROUTES.token!.send(t.app, PROXY, { 'x-forwarded-for': client }), AUTH);
+      }
+    });
+
     it('an untrusted peer sending X-Forwarded-For is counted as itself', async () => {
       const peer = '10.99.0.2';
       for (let i = 0; i < AUTH; i++) await AUTH_ROUTES.token!.send(t.app, peer, { 'x-forwarded-for': `198.51.100.${30 + i}` });
