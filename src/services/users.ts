@@ -146,6 +146,10 @@ export class UserService {
     }
     if (activityChanges && !updated.isActive) {
       await this.o.sessions.endAllSessions(targetId, 'deactivated');
+      // Like its sessions, the account's keys end for good: reactivating it must not bring back a
+      // key that may be why it was switched off. The owner makes new ones.
+      const revoked = await this.o.storage.apiKeys.revokeAllForUser(targetId, this.o.now());
+      if (revoked > 0) await this.o.audit.record('apikey.revoke', ctx, { ...audit, details: { count: revoked, reason: 'deactivated', by: ctx.actorId } });
       await this.o.audit.record('user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } });
     }
     return updated;

@@ -142,6 +142,14 @@ for (const target of databaseTargets) {
       const res = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: keyHeader(key) });
       expectInvalidKey(res);
       expect(res.body).not.toContain('carol');
+      // For good: reactivating the account does not bring the key back (it may be why it was switched off).
+      const on = await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${carol.id}`, headers: bearer(rootToken), payload: { is_active: true } });
+      expect(on.statusCode).toBe(200);
+      expectInvalidKey(await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: keyHeader(key) }));
+      const list = await t.app.inject({ method: 'GET', url: '/api/v1/api-keys', headers: bearer((await tokenFor(t.app, 'carol')).access_token) });
+      expect(list.json()).toEqual([]);
+      const { events } = await t.app.gatehouse.audit.list({ limit: 10, offset: 0, userId: carol.id, action: 'apikey.revoke' });
+      expect(events[0]).toMatchObject({ outcome: 'success', details: { count: 1, reason: 'deactivated' } });
     });
 
     it('a demoted admin\'s key loses the admin scope at once', async () => {

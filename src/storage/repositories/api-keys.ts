@@ -86,6 +86,13 @@ export class ApiKeysRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /** Revokes every live key of this owner; how many were revoked. */
+  async revokeAllForUser(userId: number, now: number): Promise<number> {
+    const result = await this.db.updateTable('api_keys').set({ revoked_at: now })
+      .where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async touchLastUsed(id: string, now: number): Promise<void> {
     await this.db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', id).execute();
   }
