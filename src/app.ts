@@ -30,7 +30,7 @@ import { rateLimit } from './plugins/rate-limit.js';
 import { externalBearerAuthenticator } from './plugins/external-bearer.js';
 import { createFederation } from './federation/index.js';
 import { bearerAuthenticator, cookieAuthenticator } from './plugins/credentials.js';
-import { apiKeyAuthenticator } from './plugins/api-key-auth.js';
+import { apiKeyAuthenticator, refuseBearerWithApiKey } from './plugins/api-key-auth.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { mfaRoutes } from './routes/auth/mfa.js';
 import { passwordResetRoutes } from './routes/auth/password-reset.js';
@@ -142,6 +142,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   // External issuers' tokens first: it passes on (null) every token whose iss is not one of them.
   const federation = createFederation({ issuers: config.externalIssuers, storage, now: () => clock.now(), log: app.log });
   const authenticators = [
+    refuseBearerWithApiKey(),
     externalBearerAuthenticator({ federation }),
     bearerAuthenticator(verified),
     // An API key is an explicit credential too: before the ambient cookie.

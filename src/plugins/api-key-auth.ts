@@ -37,3 +37,14 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticate {
     };
   };
 }
+
+/**
+ * Put first among the authenticators: a bearer token and an API key in one request are two
+ * explicit credentials, possibly of two users — refused as ambiguous, never one picked silently.
+ */
+export function refuseBearerWithApiKey(): Authenticate {
+  return async (request) => {
+    if (request.headers.authorization !== undefined && presentedApiKey(request) !== undefined) throw invalidApiKey();
+    return null;
+  };
+}

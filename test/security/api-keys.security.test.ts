@@ -128,6 +128,12 @@ for (const target of databaseTargets) {
       // Two keys at once (header and query) are ambiguous: refused.
       expectInvalidKey(await t.app.inject({ method: 'GET', url: `/api/v1/users/me?api_key=${encodeURIComponent(key)}`, headers: keyHeader(key) }));
       expectInvalidKey(await t.app.inject({ method: 'GET', url: `/api/v1/users/me?api_key=${encodeURIComponent(key)}&api_key=${encodeURIComponent(key)}` }));
+      // A bearer token and a key (another user's, or the same one's) are two credentials: refused, neither picked.
+      for (const token of [rootToken, aliceToken]) {
+        const both = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { ...bearer(token), ...keyHeader(key) } });
+        expectInvalidKey(both);
+        expect((await t.app.inject({ method: 'GET', url: `/api/v1/users/me?api_key=${encodeURIComponent(key)}`, headers: bearer(token) })).statusCode).toBe(401);
+      }
       const none = await t.app.inject({ method: 'GET', url: '/api/v1/users/me' });
       expect(none.statusCode).toBe(401);
       expect(none.headers['www-authenticate']).toBe('Bearer');
