@@ -98,7 +98,9 @@ export const authGuard = fp<AuthGuardOptions>(
     });
     app.decorate('requireScopes', (...scopes: string[]): onRequestAsyncHookHandler => async (request) => {
       const principal = await authenticated(request);
-      if (!scopes.every((s) => principal.scopes.has(s))) throw new HttpError('INSUFFICIENT_SCOPE');
+      if (scopes.every((s) => principal.scopes.has(s))) return;
+      // RFC 6750 §3.1: the challenge names the error and the scope the route needs.
+      throw new HttpError('INSUFFICIENT_SCOPE', { headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"` } });
     });
   },
   { name: 'gatehouse-auth-guard', fastify: '5.x' },

@@ -218,6 +218,8 @@ for (const target of databaseTargets) {
         for (const res of [await list('', narrow), await update(ids.carol!, { role: 'admin' }, narrow)]) {
           expect(res.statusCode).toBe(403);
           expect(res.json()).toEqual({ detail: 'Insufficient scope' });
+          // RFC 6750 §3.1: the challenge says which scope was missing.
+          expect(res.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="admin"');
         }
         expect((await t.storage.users.findById(ids.carol!))?.role).toBe('user');
       });
