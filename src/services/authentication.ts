@@ -104,17 +104,18 @@ export class AuthenticationService {
   }
 
   /**
-   * Re-confirms the signed-in user's password (email change, password change). A wrong one counts
-   * toward the lockout like a failed sign-in, so a stolen session cannot guess the password freely.
+   * Re-confirms the signed-in user's password (email change, password change): the user with the
+   * hash proven (after any upgrade), or undefined. A wrong one counts toward the lockout like a
+   * failed sign-in, so a stolen session cannot guess the password freely.
    */
-  async confirmPassword(user: User, password: string | undefined, ctx: RequestContext): Promise<boolean> {
+  async confirmPassword(user: User, password: string | undefined, ctx: RequestContext): Promise<User | undefined> {
     // No password is no guess: refused, but it does not count toward the lockout (a script with a
     // profile:write key that forgot the field must not lock its owner out).
-    if (password === undefined) return false;
+    if (password === undefined) return undefined;
     return asAttempt(this.o.throttle, accountKey(user, ''), user.id, ctx, async (attempt) => {
-      if (await this.verifyAndUpgrade(user, password)) return true;
-      await this.fail(attempt, user.id, ctx, 'reauthentication');
-      return false;
+      const proven = await this.verifyAndUpgrade(user, password);
+      if (!proven) await this.fail(attempt, user.id, ctx, 'reauthentication');
+      return proven;
     });
   }
 

@@ -82,7 +82,10 @@ export class MfaService implements SecondFactor {
     const hashes = codes.map((c) => hashRecoveryCode(this.o.recoveryKey, user.id, normalizeRecoveryCode(c)!));
     const now = this.o.now();
     await this.o.storage.transaction(async (repos) => {
-      await repos.users.update(user.id, { mfaEnabled: true, mfaSecret: user.mfaPendingSecret, mfaPendingSecret: null }, now);
+      // Compare-and-set on the pending secret: of two enables racing with one code (a double
+      // click), one wins; the other must not hand out recovery codes that the winner replaced.
+      const enabled = await repos.users.update(user.id, { mfaEnabled: true, mfaSecret: user.mfaPendingSecret, mfaPendingSecret: null }, now, { mfaPendingSecret: user.mfaPendingSecret! });
+      if (!enabled) throw new HttpError('MFA_ALREADY_ENABLED');
       await repos.recoveryCodes.replace(user.id, hashes, now);
       // The enabling code is used up like any other (contract: each step only once): it cannot sign in too.
       await repos.users.acceptTotpStep(user.id, step);

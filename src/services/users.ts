@@ -110,11 +110,16 @@ export class UserService {
   /** Password change: every other session of the user ends; the caller's stays signed in. */
   async changePassword(userId: number, sessionId: string | undefined, current: string, next: string, ctx: RequestContext): Promise<void> {
     const user = await this.current(userId);
-    if (!(await this.o.authentication.confirmPassword(user, current, ctx))) throw new HttpError('WRONG_PASSWORD');
+    const proven = await this.o.authentication.confirmPassword(user, current, ctx);
+    if (!proven) throw new HttpError('WRONG_PASSWORD');
     this.checkPassword(next, user, 'new_password');
     const passwordHash = await this.o.hasher.hash(next);
     const now = this.o.now();
-    await this.o.storage.users.update(userId, { passwordHash }, now);
+    // Compare-and-set on the hash just proven: of two changes racing from one current password,
+    // one wins; the other's current_password is no longer the password, and it is told so.
+    if (!(await this.o.storage.users.update(userId, { passwordHash }, now, { passwordHash: proven.passwordHash }))) {
+      throw new HttpError('WRONG_PASSWORD');
+    }
     await this.o.storage.passwordResets.invalidateForUser(userId, now);
     await this.o.sessions.endAllSessions(userId, 'password_change', sessionId);
     await this.o.audit.record('password.change', ctx, { userId, outcome: 'success' });
@@ -132,12 +137,17 @@ export class UserService {
     const activityChanges = patch.isActive !== undefined && patch.isActive !== target.isActive;
     if (!roleChanges && !activityChanges) return target;
     const losesAdmin = target.role === 'admin' && target.isActive && ((roleChanges && patch.role !== 'admin') || patch.isActive === false);
-    if (losesAdmin && (await this.o.storage.users.countActiveAdmins()) <= 1) throw new HttpError('LAST_ADMIN');
-
-    const updated = (await this.o.storage.users.update(targetId, {
-      ...(roleChanges ? { role: patch.role } : {}),
-      ...(activityChanges ? { isActive: patch.isActive } : {}),
-    }, this.o.now()))!;
+    const updated = (await this.o.storage.transaction(async (repos) => {
+      if (losesAdmin) {
+        // Counted under the admins' row locks: two admins demoting each other at once leave one.
+        await repos.users.lockActiveAdmins();
+        if ((await repos.users.countActiveAdmins()) <= 1) throw new HttpError('LAST_ADMIN');
+      }
+      return repos.users.update(targetId, {
+        ...(roleChanges ? { role: patch.role } : {}),
+        ...(activityChanges ? { isActive: patch.isActive } : {}),
+      }, this.o.now());
+    }))!;
     // Tokens issued before this change carry an older version and are refused from now on.
     await this.o.revocations.requireAuthzVersion(targetId, updated.authzVersion);
     const audit = { userId: targetId, outcome: 'success' as const };

@@ -52,6 +52,12 @@ export interface UserPatch {
   readonly mfaPendingSecret?: string | null;
 }
 
+/** Values the row must still hold for an update to apply (see `update`). */
+export interface UserExpectation {
+  readonly passwordHash?: string;
+  readonly mfaPendingSecret?: string;
+}
+
 export interface UserListQuery {
   readonly q?: string;
   readonly limit: number;
@@ -145,7 +151,11 @@ export class UsersRepository {
   }
 
   /** Applies `patch`; role and activity changes bump authz_version so older access tokens stop working. */
-  async update(id: number, patch: UserPatch, now: number): Promise<User | undefined> {
+  /**
+   * Applies the patch; undefined when there is no such user — or, with `expect`, when the row no
+   * longer holds those values (a compare-and-set: of two racing changes made from one state, one wins).
+   */
+  async update(id: number, patch: UserPatch, now: number, expect: UserExpectation = {}): Promise<User | undefined> {
     const values: Record<string, unknown> = { updated_at: now };
     if (patch.email !== undefined) values.email = patch.email;
     if (patch.fullName !== undefined) values.full_name = patch.fullName;
@@ -161,6 +171,8 @@ export class UsersRepository {
       const row = await this.db.updateTable('users')
         .set(bumps ? { ...values, authz_version: sql<number>`authz_version + 1` } : values)
         .where('id', '=', id)
+        .$if(expect.passwordHash !== undefined, (q) => q.where('password_hash', '=', expect.passwordHash!))
+        .$if(expect.mfaPendingSecret !== undefined, (q) => q.where('mfa_pending_secret', '=', expect.mfaPendingSecret!))
         .returningAll()
         .executeTakeFirst();
       return row && toUser(row);
@@ -195,6 +207,16 @@ export class UsersRepository {
       base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
     ]);
     return { users: rows.map(toUser), total: Number(count.n) };
+  }
+
+  /**
+   * Inside a transaction: takes the row locks of every active admin (a no-op write), so that two
+   * transactions about to remove an admin run one after the other and the second counts what the
+   * first left — on PostgreSQL, two concurrent demotions would otherwise both see two admins.
+   */
+  async lockActiveAdmins(): Promise<void> {
+    await this.db.updateTable('users').set({ updated_at: sql<number>`updated_at` })
+      .where('role', '=', 'admin').where('is_active', '=', 1).execute();
   }
 
   async countActiveAdmins(): Promise<number> {
