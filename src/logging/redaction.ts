@@ -47,7 +47,8 @@ export function redactUrl(url: string, depth = 0): string {
     } catch {
       return '[REDACTED]';
     }
-    if (isSecretParam(name)) return `${rawName}=[REDACTED]`;
+    // `api_key%3D<key>` decodes to a name holding the value: judge what comes before its `=`.
+    if (isSecretParam(name.split('=')[0]!)) return `${rawName.split(/%3d/i)[0]}=[REDACTED]`;
     if (depth < MAX_NESTING && value.includes('?')) {
       const inner = redactUrl(value, depth + 1);
       if (inner !== value) return `${rawName}=${encodeURIComponent(inner)}`;

@@ -26,6 +26,9 @@ for (const target of databaseTargets) {
       const res = await logout(phone.access_token);
       expect(res.statusCode, res.body).toBe(204);
       expect(res.body).toBe('');
+      // "cookies cleared" however the logout was authenticated (a bearer caller may be a browser too).
+      const cleared = [res.headers['set-cookie']].flat().map((c) => String(c).split('=')[0]).sort();
+      expect(cleared).toEqual(['access_token', 'csrf_token', 'refresh_token']);
 
       expectInvalidToken(await me(t.app, phone.access_token));
       expectDeadRefresh(await refresh(t.app, phone.refresh_token));

@@ -134,5 +134,8 @@ describe('redactUrl', () => {
     expect(redactUrl('/x')).toBe('/x');
     expect(redactUrl('/x?')).toBe('/x?');
     expect(redactUrl('/x?a=1;code=123456')).toBe('/x?a=1;code=[REDACTED]');
+    // A mis-encoded `=` puts the value inside the name: still the secret's name, still redacted.
+    expect(redactUrl('/x?api_key%3Dsecretvalue&page=2')).toBe('/x?api_key=[REDACTED]&page=2');
+    expect(redactUrl('/x?TOKEN%3dabc')).toBe('/x?TOKEN=[REDACTED]');
   });
 });

@@ -39,7 +39,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
       ({ userId, sessionId } = { userId: session.userId, sessionId: session.id });
     }
     await services.sessions.logout(userId, sessionId, contextOf(request));
-    if (principal?.via !== 'bearer') clearSessionCookies(reply, cookies);
+    // Contract: "cookies cleared" — on every logout, however it was authenticated (clearing what a
+    // client may not hold costs nothing; leaving a browser's cookies behind would).
+    clearSessionCookies(reply, cookies);
     return reply.code(204).send(null);
   });
 
@@ -50,7 +52,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
     if (request.principal.via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
     await services.sessions.logoutAll(request.principal.userId, contextOf(request));
     // This browser's session ended with the others: its cookies go too, as on logout.
-    if (request.principal.via === 'cookie') clearSessionCookies(reply, cookies);
+    clearSessionCookies(reply, cookies);
     return reply.code(204).send(null);
   });
 
