@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError, ServiceUnavailableError } from '../errors/http-error.js';
 import { issuesFromAjv } from '../errors/validation.js';
@@ -55,9 +55,17 @@ export interface ErrorsOptions {
 
 const ROUTABLE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+/** `/api-keys/` matches `/api-keys/:id` with an empty id: no resource is named, so it is no route. */
+function namesNothing(params: unknown): boolean {
+  return typeof params === 'object' && params !== null && Object.values(params).some((v) => v === '');
+}
+
 function allowedMethods(app: FastifyInstance, url: string): string[] {
   const path = url.split('?')[0] ?? '/';
-  return ROUTABLE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+  return ROUTABLE_METHODS.filter((method) => {
+    const route = app.findRoute({ method, url: path });
+    return route !== null && !namesNothing(route.params);
+  });
 }
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unknown, options: ErrorsOptions): FastifyReply {
@@ -119,6 +127,17 @@ export const errors = fp<ErrorsOptions>(
     };
     app.setErrorHandler((error, request, reply) => sendError(reply, request, error, options));
     app.setNotFoundHandler(routingError);
+    // A route matched with an empty path parameter names no resource: 404 (or 405) before the
+    // route's own hooks — its authentication included (contract: routing errors come first) — and
+    // after the app-wide ones, so the answer carries the request id and every contract header.
+    const namedResource: onRequestHookHandler = (request, reply, done) => {
+      if (!namesNothing(request.params)) return done();
+      routingError(request, reply);
+    };
+    app.addHook('onRoute', (route) => {
+      if (!route.url.includes(':')) return;
+      route.onRequest = [namedResource, ...(route.onRequest === undefined ? [] : [route.onRequest].flat())];
+    });
     // Routing errors come before the body is read: a body sent to an unknown path or with the
     // wrong method is a 404/405, never a 413/415/422 about a body no route would have taken.
     app.addHook('preParsing', (request, reply, payload, done) => {

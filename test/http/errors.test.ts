@@ -227,6 +227,20 @@ describe('error responses', () => {
     });
   });
 
+  describe('a route matched with an empty path parameter names nothing', () => {
+    it('is 404 before authentication, with the contract headers; no method is offered for it', async () => {
+      for (const [method, url] of [['DELETE', '/api/v1/auth/sessions/'], ['DELETE', '/api/v1/api-keys/'], ['PATCH', '/api/v1/admin/users/'], ['GET', '/api/v1/api-keys/']] as const) {
+        const res = await t.app.inject({ method, url, headers: { 'x-request-id': 'empty-param-1' } });
+        expect(res.statusCode, `${method} ${url}`).toBe(404);
+        expect(res.json()).toEqual({ detail: 'Not Found' });
+        expect(res.headers['x-request-id']).toBe('empty-param-1');
+        expect(res.headers['x-content-type-options']).toBe('nosniff');
+        expect(res.headers['www-authenticate']).toBeUndefined();
+        expect(res.headers.allow).toBeUndefined();
+      }
+    });
+  });
+
   describe('routing errors come before the body', () => {
     it('a body sent to an unknown path is 404, whatever it holds', async () => {
       for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/json' }]) {

@@ -58,6 +58,11 @@ describe('signing in through the page', () => {
     const hx = await t.app.inject({ method: 'GET', url: '/account', headers: HX });
     expect(hx.statusCode).toBe(401);
     expect(hx.headers['hx-redirect']).toBe('/login?next=%2Faccount');
+    expect(hx.headers['www-authenticate']).toBe('Bearer');
+    // With a cookie that was refused, the challenge says so (contract: invalid_token when a token was given).
+    const hxRefused = await t.app.inject({ method: 'GET', url: '/account', headers: { ...HX, cookie: 'access_token=not.a.jwt' } });
+    expect(hxRefused.statusCode).toBe(401);
+    expect(hxRefused.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
     // A revoked or garbled access cookie is the same as none.
     const garbled = await t.app.inject({ method: 'GET', url: '/account', headers: { cookie: 'access_token=not.a.jwt' } });
     expect(garbled.statusCode).toBe(303);

@@ -79,10 +79,12 @@ export function redirect(request: FastifyRequest, reply: FastifyReply, location:
 }
 
 /** Not signed in (or no longer): to the sign-in page, coming back to `next` afterwards. */
-export function toLogin(request: FastifyRequest, reply: FastifyReply, next: string): FastifyReply {
+export function toLogin(request: FastifyRequest, reply: FastifyReply, next: string, credentialsRejected = false): FastifyReply {
   const location = `/login?next=${encodeURIComponent(safeNext(next))}`;
   if (isHtmx(request)) {
-    return reply.code(401).header('www-authenticate', 'Bearer').header('hx-redirect', location).send('');
+    // Contract: a 401 says `invalid_token` when a token was given and refused (an expired cookie).
+    const challenge = credentialsRejected ? 'Bearer error="invalid_token"' : 'Bearer';
+    return reply.code(401).header('www-authenticate', challenge).header('hx-redirect', location).send('');
   }
   return reply.code(303).header('location', location).send('');
 }
@@ -137,7 +139,8 @@ export function displayName(user: User): string {
 export async function requireViewer(request: FastifyRequest, reply: FastifyReply, options: PageRouteOptions, next: string): Promise<Viewer | undefined> {
   const viewer = await viewerOf(request, options.services);
   if (!viewer) {
-    toLogin(request, reply, next);
+    const presented = request.headers.authorization !== undefined || readCookie(request, options.cookies.names.access) !== undefined;
+    toLogin(request, reply, next, presented);
     return undefined;
   }
   return viewer;
