@@ -46,6 +46,10 @@ export const contentTypes = fp(
       const media = type?.split(';')[0]?.trim().toLowerCase();
       const accepted = request.routeOptions.config?.consumes ?? JSON_ONLY;
       if (media === undefined || !accepted.includes(media)) return done(new HttpError('UNSUPPORTED_MEDIA_TYPE'));
+      // A declared length over the limit is 413 at once, for every body type (parsers that stream,
+      // such as multipart's, would otherwise read it all before anything refused it).
+      const length = Number(request.headers['content-length']);
+      if (length > (request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit)) return done(new HttpError('PAYLOAD_TOO_LARGE'));
       done();
     });
   },

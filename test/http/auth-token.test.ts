@@ -90,6 +90,41 @@ for (const target of databaseTargets) {
       expect(wrong.json()).toEqual(BAD_LOGIN);
     });
 
+    it('multipart/form-data (a browser\'s FormData) is a form too, as FastAPI reads it: fields only', async () => {
+      const multipart = (parts: string[], boundary = 'gatehouse-test-boundary') => ({
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        payload: `${parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('')}--${boundary}--\r\n`,
+      });
+      const field = (name: string, value: string) => `Content-Disposition: form-data; name="${name}"\r\n\r\n${value}`;
+      const ok = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('grant_type', 'password'), field('username', 'alice'), field('password', PASSWORD)]) });
+      expect(ok.statusCode, ok.body).toBe(200);
+      expect(ok.json()).toMatchObject({ token_type: 'bearer', access_token: expect.any(String), refresh_token: expect.any(String) });
+      expect(ok.headers['cache-control']).toBe('no-store');
+      // The same answers as the urlencoded form: a wrong password, a missing field, an unknown one.
+      const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('username', 'alice'), field('password', 'not it at all')]) });
+      expect(wrong.statusCode).toBe(401);
+      const missing = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('username', 'alice')]) });
+      expect(missing.json()).toEqual({ detail: [{ loc: ['body', 'password'], msg: 'Field required', type: 'missing' }] });
+      const extra = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('username', 'alice'), field('password', PASSWORD), field('role', 'admin')]) });
+      expect(extra.statusCode).toBe(422);
+      // A file is no field: refused, no tokens.
+      const file = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('username', 'alice'), field('password', PASSWORD), 'Content-Disposition: form-data; name="password"; filename="p.txt"\r\nContent-Type: text/plain\r\n\r\nxyz']) });
+      expect(file.statusCode).toBeGreaterThanOrEqual(400);
+      expect(file.statusCode).toBeLessThan(500);
+      expect(file.body).not.toContain('access_token');
+      // Other JSON routes still refuse multipart (415).
+      const elsewhere = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', ...multipart([field('username', 'alice')]) });
+      expect(elsewhere.statusCode).toBe(415);
+    });
+
+    it('a multipart body over the limit is 413, like any other body (its parser streams, so the length is judged first)', async () => {
+      const boundary = 'big-boundary';
+      const payload = `--${boundary}\r\nContent-Disposition: form-data; name="username"\r\n\r\n${'a'.repeat(1024 * 1024 + 10)}\r\n--${boundary}--\r\n`;
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+      expect(res.statusCode).toBe(413);
+      expect(res.json()).toEqual({ detail: 'Request body too large' });
+    });
+
     it('JSON is 415: the token endpoint reads forms only', async () => {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { grant_type: 'password', username: 'alice', password: PASSWORD } });
       expect(res.statusCode).toBe(415);

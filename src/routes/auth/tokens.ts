@@ -1,5 +1,6 @@
 // POST /api/v1/auth/token (OAuth2 password and refresh_token grants, RFC 6749 §4.3 and §6) and
 // POST /api/v1/auth/refresh (JSON). Every response that carries tokens is `no-store`.
+import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
@@ -55,11 +56,17 @@ const BrowserRefreshOut = Type.Object({ token_type: Type.Literal('bearer'), expi
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (app, options) => {
   const { services, cookies } = options;
+  // FastAPI's OAuth2PasswordRequestForm reads multipart/form-data too (what a browser's FormData
+  // sends): fields only, few and short — this context's routes only (plugin encapsulation).
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { files: 0, fields: 16, parts: 16, headerPairs: 16, fieldNameSize: 50, fieldSize: REFRESH_FIELD_MAX + 1 },
+  });
   app.post('/auth/token', {
-    config: { consumes: FORM_ONLY, rateLimit: 'auth' },
+    config: { consumes: [...FORM_ONLY, 'multipart/form-data'], rateLimit: 'auth' },
     schema: {
       tags: ['auth'], summary: 'OAuth2 token endpoint (password and refresh_token grants)',
-      consumes: ['application/x-www-form-urlencoded'], body: TokenForm, response: TOKEN_RESPONSES,
+      consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'], body: TokenForm, response: TOKEN_RESPONSES,
     },
   }, async (request, reply) => {
     const form = request.body;
