@@ -12,6 +12,14 @@ export interface OpenApiOptions {
 export const openapi = fp<OpenApiOptions>(
   async (app: FastifyInstance, options) => {
     await app.register(fastifySwagger, {
+      // Every operation gets an id, as FastAPI's have (client generators name their functions by it):
+      // the route's own `operationId`, else its method and path, e.g. `post_api_v1_auth_token`.
+      transform: ({ schema, url, route }) => {
+        const method = [route.method].flat()[0]!.toLowerCase();
+        const operationId = (schema as { operationId?: string } | undefined)?.operationId
+          ?? `${method}_${url.replace(/[{}:]/g, '').replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '')}`;
+        return { schema: { ...schema, operationId } as typeof schema, url };
+      },
       openapi: {
         openapi: '3.1.0',
         info: {

@@ -47,6 +47,8 @@ function invalidRefresh(): HttpError {
 
 /** Rotations whose arrival count is kept, newest last; a racing refresh is at most seconds behind. */
 const MAX_REMEMBERED_ROTATIONS = 10_000;
+/** How soon after a rotation the same client's refresh of the old token is still taken as concurrent. */
+export const SAME_CLIENT_GRACE_MS = 5_000;
 
 export class SessionService {
   /** Token hash → how many requests had arrived when this process committed its rotation. */
@@ -102,7 +104,7 @@ export class SessionService {
     // Cookie refreshes check their CSRF token against the session before anything changes.
     checkSession?.(session);
     if (stored.rotatedAt !== null) {
-      if (this.arrivedBeforeRotation(tokenHash, stored.rotatedAt, ctx)) throw invalidRefresh();
+      if (this.concurrentWithRotation(tokenHash, stored.rotatedAt, session, ctx)) throw invalidRefresh();
       await this.endSessions([session.id], 'refresh_reuse');
       await this.o.audit.record('token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
       throw invalidRefresh();
@@ -118,6 +120,10 @@ export class SessionService {
     // the session lives). A token presented after the rotation is still a replay.
     await afterNextPoll();
     const next = randomToken();
+    // Remembered before the rotation commits, not after: a concurrent refresh may read the
+    // committed rotation while this one is still on its way back from the transaction (SQLite's
+    // driver resolves in microtasks), and must already find how many requests had arrived.
+    this.rememberRotation(tokenHash);
     const rotated = await this.o.storage.transaction(async (repos) => {
       // The rotation time is taken as late as possible: a request that arrived before it is concurrent.
       if (!(await repos.sessions.markRotated(tokenHash, this.o.now()))) return false;
@@ -129,27 +135,36 @@ export class SessionService {
       return true;
     });
     // Lost a race with a concurrent refresh of the same token: refuse, but leave the session alive.
+    // (The entry stays: the winner's rotation is the one it describes, give or take this request.)
     if (!rotated) throw invalidRefresh();
-    this.rememberRotation(tokenHash);
     return this.issue(user, session, next);
   }
 
   /**
-   * Whether a request presenting an already-rotated token had arrived before the rotation (a
-   * concurrent refresh) rather than after it (a replay). A rotation this process made is judged by
-   * arrival order, exact even within one millisecond; one made by another instance, by the clock.
+   * Whether a request presenting an already-rotated token is a concurrent refresh (refused, the
+   * session lives) rather than a replay (the session ends). Concurrent: it arrived before the
+   * rotation — judged by arrival order for a rotation this process made (exact even within one
+   * millisecond), by the clock for another instance's — or it comes from the very client that
+   * rotated (same IP and User-Agent) within SAME_CLIENT_GRACE_MS: requests a browser sends at once
+   * can reach the server a poll or two apart. It gets a 401 either way, never tokens; the grace only
+   * spares the session, and a thief elsewhere (another address) still ends it.
    */
-  private arrivedBeforeRotation(tokenHash: string, rotatedAt: number, ctx: RequestContext): boolean {
+  private concurrentWithRotation(tokenHash: string, rotatedAt: number, session: Session, ctx: RequestContext): boolean {
     const arrivalsAtRotation = this.rotations.get(tokenHash);
-    if (arrivalsAtRotation !== undefined && ctx.arrival !== undefined) return ctx.arrival <= arrivalsAtRotation;
-    return ctx.receivedAt < rotatedAt;
+    const arrivedBefore = arrivalsAtRotation !== undefined && ctx.arrival !== undefined
+      ? ctx.arrival <= arrivalsAtRotation
+      : ctx.receivedAt < rotatedAt;
+    if (arrivedBefore) return true;
+    // The session row names the client of its last rotation (touched in the same transaction).
+    const sameClient = session.ip === ctx.ip && session.userAgent === (ctx.userAgent?.slice(0, 512) ?? null);
+    return sameClient && ctx.receivedAt - rotatedAt <= SAME_CLIENT_GRACE_MS;
   }
 
-  /** Called once a rotation is committed: every request stamped by then arrived before it. */
   private rememberRotation(tokenHash: string): void {
     // Bounded: only a refresh racing this one needs the entry, and it is already in flight.
     if (this.rotations.size >= MAX_REMEMBERED_ROTATIONS) this.rotations.delete(this.rotations.keys().next().value!);
-    this.rotations.set(tokenHash, arrivalsSoFar());
+    // The latest count wins: every request stamped before any rotation attempt of this token is concurrent.
+    this.rotations.set(tokenHash, Math.max(this.rotations.get(tokenHash) ?? 0, arrivalsSoFar()));
   }
 
   /** Ends the caller's own session (logout). */

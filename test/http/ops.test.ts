@@ -31,4 +31,20 @@ describe('operations endpoints', () => {
     expect(schemes.some((s) => s.type === 'http' && s.scheme === 'bearer')).toBe(true);
     expect(schemes.some((s) => s.type === 'apiKey')).toBe(true);
   });
+
+  it('every operation has an operationId, each one different (client generators name functions by it)', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { operationId?: string }>> };
+    const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
+    expect(ids.length).toBeGreaterThan(20);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z]+_[A-Za-z0-9_]+$/.test(id)), ids.join()).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toContain('post_api_v1_auth_token');
+  });
+
+  it('the token form\'s optional fields default as FastAPI\'s do, so the docs page\'s "Try it out" sends a working form', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: { properties: Record<string, { default?: string }> } }> } }>> };
+    const form = doc.paths['/api/v1/auth/token']!.post!.requestBody.content['application/x-www-form-urlencoded']!.schema.properties;
+    expect(form.grant_type!.default).toBe('password');
+    for (const name of ['scope', 'otp', 'refresh_token', 'client_id', 'client_secret']) expect(form[name]!.default, name).toBe('');
+  });
 });

@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
+import { SAME_CLIENT_GRACE_MS } from '../../src/services/sessions.js';
 import type { TestApp } from '../helpers/app.js';
 import {
   authApp, bearer, decodeJwt, expectDeadRefresh, expectInvalidToken, form, me, refresh, register, tokenFor, type TokenPair,
@@ -74,6 +75,11 @@ async function simultaneousPosts(address: { host: string; port: number }, path: 
   return Promise.all(answers);
 }
 
+/** Where a thief replays from: not the address the legitimate client (inject's 127.0.0.1) uses. */
+const THIEF = '203.0.113.66';
+const refreshFrom = (app: TestApp['app'], token: string, remoteAddress: string) =>
+  app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token }, remoteAddress });
+
 for (const target of databaseTargets) {
   describe.skipIf(!target.available)(`refresh-token attacks on ${target.name}`, () => {
     let t: TestApp;
@@ -94,7 +100,7 @@ for (const target of databaseTargets) {
       const fresh = rotated.json<TokenPair>();
       clock.advance(1000);
 
-      expectDeadRefresh(await refresh(t.app, stolen.refresh_token));
+      expectDeadRefresh(await refreshFrom(t.app, stolen.refresh_token, THIEF));
       expectDeadRefresh(await refresh(t.app, fresh.refresh_token));
       expectInvalidToken(await me(t.app, fresh.access_token));
       expectInvalidToken(await me(t.app, stolen.access_token));
@@ -111,7 +117,7 @@ for (const target of databaseTargets) {
       const first = await tokenFor(t.app, 'victim');
       const next = (await refresh(t.app, first.refresh_token)).json<TokenPair>();
       clock.advance(1);
-      const replay = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }) });
+      const replay = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', remoteAddress: THIEF, ...form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }) });
       expectDeadRefresh(replay);
       expectDeadRefresh(await refresh(t.app, next.refresh_token));
       expectInvalidToken(await me(t.app, next.access_token));
@@ -144,13 +150,14 @@ for (const target of databaseTargets) {
       expect((await t.storage.sessions.findById(String(decodeJwt(winner.access_token).payload.sid)))?.revokedAt).toBeNull();
     });
 
-    it('two refreshes a client sends at once on two connections: one rotates, the other is refused, the session lives', async () => {
+    it('refreshes a client sends at once on two to four connections: one rotates, the others are refused, the session lives', async () => {
       const address = await listening(t);
-      for (let round = 1; round <= 5; round += 1) {
+      for (let round = 1; round <= 24; round += 1) {
+        const together = 2 + (round % 3);
         const pair = await tokenFor(t.app, 'victim');
         const sid = String(decodeJwt(pair.access_token).payload.sid);
-        const answers = await simultaneousPosts(address, '/api/v1/auth/refresh', JSON.stringify({ refresh_token: pair.refresh_token }), 2);
-        expect(answers.map((a) => a.status).sort(), `round ${round}`).toEqual([200, 401]);
+        const answers = await simultaneousPosts(address, '/api/v1/auth/refresh', JSON.stringify({ refresh_token: pair.refresh_token }), together);
+        expect(answers.map((a) => a.status).sort(), `round ${round}`).toEqual([200, ...Array(together - 1).fill(401)]);
         const winner = JSON.parse(answers.find((a) => a.status === 200)!.body) as TokenPair;
         expect((await me(t.app, winner.access_token)).statusCode, `round ${round}`).toBe(200);
         expect((await t.storage.sessions.findById(sid))?.revokedAt, `round ${round}`).toBeNull();
@@ -160,12 +167,36 @@ for (const target of databaseTargets) {
       }
     });
 
-    it('a request that arrived a millisecond after the rotation is a replay', async () => {
+    it('a request from another client a millisecond after the rotation is a replay', async () => {
       const pair = await tokenFor(t.app, 'victim');
       const next = (await refresh(t.app, pair.refresh_token)).json<TokenPair>();
       clock.advance(1);
+      expectDeadRefresh(await refreshFrom(t.app, pair.refresh_token, THIEF));
+      expectDeadRefresh(await refresh(t.app, next.refresh_token));
+    });
+
+    it(`the same client (address and User-Agent) within ${SAME_CLIENT_GRACE_MS / 1000} s of its rotation is a concurrent refresh: 401, no tokens, the session lives`, async () => {
+      const pair = await tokenFor(t.app, 'victim');
+      const sid = String(decodeJwt(pair.access_token).payload.sid);
+      const next = (await refresh(t.app, pair.refresh_token)).json<TokenPair>();
+      clock.advance(SAME_CLIENT_GRACE_MS - 1);
+      const late = await refresh(t.app, pair.refresh_token);
+      expectDeadRefresh(late);
+      expect((await me(t.app, next.access_token)).statusCode).toBe(200);
+      expect((await t.storage.sessions.findById(sid))?.revokedAt).toBeNull();
+      // Another User-Agent from the same address is another client: a replay.
+      const other = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: pair.refresh_token }, headers: { 'user-agent': 'curl/8.0' } });
+      expectDeadRefresh(other);
+      expectInvalidToken(await me(t.app, next.access_token));
+    });
+
+    it(`the same client past the ${SAME_CLIENT_GRACE_MS / 1000} s grace is a replay: the session ends`, async () => {
+      const pair = await tokenFor(t.app, 'victim');
+      const next = (await refresh(t.app, pair.refresh_token)).json<TokenPair>();
+      clock.advance(SAME_CLIENT_GRACE_MS + 1);
       expectDeadRefresh(await refresh(t.app, pair.refresh_token));
       expectDeadRefresh(await refresh(t.app, next.refresh_token));
+      expectInvalidToken(await me(t.app, next.access_token));
     });
 
     it('a refresh token expires REFRESH_TOKEN_EXPIRE_DAYS after it was issued', async () => {

@@ -25,16 +25,18 @@ export interface RouteOptions {
  */
 const REFRESH_FIELD_MAX = 4096;
 
+// Defaults as FastAPI's OAuth2PasswordRequestForm has them: the docs page's "Try it out" then
+// sends `grant_type=password` and empty optional fields, not its placeholder "string" in each.
 const TokenForm = Type.Object({
-  grant_type: Type.Optional(Type.String({ maxLength: 50 })),
+  grant_type: Type.Optional(Type.String({ maxLength: 50, default: 'password', description: '`password` or `refresh_token`' })),
   username: Type.Optional(Type.String({ maxLength: 320 })),
   password: Type.Optional(Type.String({ maxLength: 1024 })),
-  scope: Type.Optional(Type.String({ maxLength: 500 })),
-  otp: Type.Optional(Type.String({ maxLength: 64 })),
-  refresh_token: Type.Optional(Type.String({ maxLength: REFRESH_FIELD_MAX })),
+  scope: Type.Optional(Type.String({ maxLength: 500, default: '', description: 'space-separated; empty: every scope the role allows' })),
+  otp: Type.Optional(Type.String({ maxLength: 64, default: '' })),
+  refresh_token: Type.Optional(Type.String({ maxLength: REFRESH_FIELD_MAX, default: '' })),
   // Sent (usually empty) by generic OAuth2 clients such as the docs page; public clients need none.
-  client_id: Type.Optional(Type.String({ maxLength: 200 })),
-  client_secret: Type.Optional(Type.String({ maxLength: 200 })),
+  client_id: Type.Optional(Type.String({ maxLength: 200, default: '' })),
+  client_secret: Type.Optional(Type.String({ maxLength: 200, default: '' })),
 }, { additionalProperties: false });
 
 const TOKEN_RESPONSES = { 200: TokenOut, 400: Detail, 401: Detail, 403: Detail, 422: ValidationErrorOut, 429: Detail };
