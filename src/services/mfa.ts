@@ -88,7 +88,7 @@ export class MfaService implements SecondFactor {
       if (!enabled) throw new HttpError('MFA_ALREADY_ENABLED');
       await repos.recoveryCodes.replace(user.id, hashes, now);
       // The enabling code is used up like any other (contract: each step only once): it cannot sign in too.
-      await repos.users.acceptTotpStep(user.id, step);
+      await repos.users.acceptTotpStep(user.id, step, user.mfaPendingSecret!);
     });
     await this.o.audit.record('mfa.enable', ctx, { userId: user.id, outcome: 'success', details: { rotated: user.mfaEnabled } });
     return codes;
@@ -138,7 +138,7 @@ export class MfaService implements SecondFactor {
     if (isTotpShaped(compact)) {
       const step = matchTotpStep(this.open(user.id, user.mfaSecret), compact, this.o.now());
       // Compare-and-set on the last accepted step: of two racing requests with one code, one wins.
-      return step !== undefined && (await this.o.storage.users.acceptTotpStep(user.id, step));
+      return step !== undefined && (await this.o.storage.users.acceptTotpStep(user.id, step, user.mfaSecret));
     }
     const normalized = normalizeRecoveryCode(code);
     if (!normalized) return false;

@@ -39,6 +39,26 @@ for (const target of databaseTargets) {
       }
     });
 
+    it('one TOTP code sent at once to MFA disable and to a sign-in: only one of them takes it', async () => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const username = `twice_code${++n}`;
+        await register(t.app, { username });
+        const { access_token } = await tokenFor(t.app, username);
+        const setup = await setupTotp(t.app, access_token);
+        // Enabled with the previous step's code, so that the current step is still unused.
+        const enable = await t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/enable', headers: bearer(access_token), payload: { code: totpCode(setup.secret, Date.now() - 30_000) } });
+        expect(enable.statusCode, enable.body).toBe(200);
+        const code = totpCode(setup.secret, Date.now());
+        const [disable, again, signIn] = await Promise.all([
+          t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/disable', headers: bearer(access_token), payload: { password: PASSWORD, code } }),
+          t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/disable', headers: bearer(access_token), payload: { password: PASSWORD, code } }),
+          t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ grant_type: 'password', username, password: PASSWORD, otp: code }) }),
+        ]);
+        const taken = [disable.statusCode === 204, again.statusCode === 204, signIn.statusCode === 200].filter(Boolean);
+        expect(taken, `${disable.statusCode} ${again.statusCode} ${signIn.statusCode}`).toHaveLength(1);
+      }
+    });
+
     it('two admins demoting each other at once: one of them stays an admin', async () => {
       for (let round = 0; round < ROUNDS; round++) {
         const a = await registerAdmin(t.app, `adm_a${++n}`);

@@ -97,26 +97,31 @@ for (const target of databaseTargets) {
       expect(await s.users.update(u.id + 10_000, { fullName: 'ghost' }, now)).toBeUndefined();
     });
 
-    it('turning MFA off forgets the last accepted TOTP step', async () => {
+    it('turning MFA off forgets the last accepted TOTP step, and no step is accepted while it is off', async () => {
       const u = await s.users.create(newUser('MfaOff'), T0);
       await s.users.update(u.id, { mfaEnabled: true, mfaSecret: 'x' }, T0);
-      expect(await s.users.acceptTotpStep(u.id, 500)).toBe(true);
+      expect(await s.users.acceptTotpStep(u.id, 500, 'x')).toBe(true);
       const off = await s.users.update(u.id, { mfaEnabled: false, mfaSecret: null }, T0 + 1);
       expect(off).toMatchObject({ mfaEnabled: false, mfaSecret: null, mfaLastStep: null });
-      expect(await s.users.acceptTotpStep(u.id, 10)).toBe(true);
+      // A sign-in that checked its code before the disable committed finds nothing to accept.
+      expect(await s.users.acceptTotpStep(u.id, 501, 'x')).toBe(false);
+      await s.users.update(u.id, { mfaEnabled: true, mfaSecret: 'y' }, T0 + 2);
+      expect(await s.users.acceptTotpStep(u.id, 10, 'y')).toBe(true);
     });
 
-    it('accepts a TOTP step once, never an older one, and only one of two racing requests', async () => {
+    it('accepts a TOTP step once, never an older one, only of the secret in force, and only one of two racing requests', async () => {
       const u = await s.users.create(newUser('Totp'), T0);
-      expect(await s.users.acceptTotpStep(u.id, 100)).toBe(true);
-      expect(await s.users.acceptTotpStep(u.id, 100)).toBe(false);
-      expect(await s.users.acceptTotpStep(u.id, 99)).toBe(false);
-      expect(await s.users.acceptTotpStep(u.id, 101)).toBe(true);
-      expect(await s.users.acceptTotpStep(u.id, 100)).toBe(false);
-      const raced = await Promise.all([s.users.acceptTotpStep(u.id, 200), s.users.acceptTotpStep(u.id, 200)]);
+      await s.users.update(u.id, { mfaEnabled: true, mfaSecret: 'sealed' }, T0);
+      expect(await s.users.acceptTotpStep(u.id, 100, 'sealed')).toBe(true);
+      expect(await s.users.acceptTotpStep(u.id, 100, 'sealed')).toBe(false);
+      expect(await s.users.acceptTotpStep(u.id, 99, 'sealed')).toBe(false);
+      expect(await s.users.acceptTotpStep(u.id, 101, 'other')).toBe(false);
+      expect(await s.users.acceptTotpStep(u.id, 101, 'sealed')).toBe(true);
+      expect(await s.users.acceptTotpStep(u.id, 100, 'sealed')).toBe(false);
+      const raced = await Promise.all([s.users.acceptTotpStep(u.id, 200, 'sealed'), s.users.acceptTotpStep(u.id, 200, 'sealed')]);
       expect(raced.filter(Boolean)).toHaveLength(1);
       expect((await s.users.findById(u.id))?.mfaLastStep).toBe(200);
-      expect(await s.users.acceptTotpStep(u.id + 10_000, 1)).toBe(false);
+      expect(await s.users.acceptTotpStep(u.id + 10_000, 1, 'sealed')).toBe(false);
     });
 
     it('counts active admins only', async () => {

@@ -185,9 +185,12 @@ export class UsersRepository {
    * Records `step` as the last accepted TOTP step, only if it is newer than the one stored:
    * the compare-and-set makes a replayed code fail even when two requests race.
    */
-  async acceptTotpStep(id: number, step: number): Promise<boolean> {
+  async acceptTotpStep(id: number, step: number, secret: string): Promise<boolean> {
     const result = await this.db.updateTable('users').set({ mfa_last_step: step })
       .where('id', '=', id)
+      // Still the factor the code was checked against: a disable that committed meanwhile (it
+      // clears the last step) must not reopen the step for a sign-in racing it.
+      .where('mfa_enabled', '=', 1).where('mfa_secret', '=', secret)
       .where((eb) => eb.or([eb('mfa_last_step', 'is', null), eb('mfa_last_step', '<', step)]))
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
