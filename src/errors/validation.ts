@@ -41,7 +41,17 @@ function pathOf(instancePath: string): (string | number)[] {
   });
 }
 
-function describe(error: ErrorObject): { msg: string; type: string; extra?: string } {
+/**
+ * Text that did not parse as the type wanted (query, path and header values are always text):
+ * pydantic's `*_parsing` errors, not its `*_type` ones.
+ */
+const PARSING_NAMES: Record<string, [string, string]> = {
+  integer: ['int_parsing', 'Input should be a valid integer, unable to parse string as an integer'],
+  number: ['float_parsing', 'Input should be a valid number, unable to parse string as a number'],
+  boolean: ['bool_parsing', 'Input should be a valid boolean, unable to interpret input'],
+};
+
+function describe(error: ErrorObject, fromText: boolean): { msg: string; type: string; extra?: string } {
   const p = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'required': return { msg: 'Field required', type: 'missing', extra: String(p.missingProperty) };
@@ -49,7 +59,7 @@ function describe(error: ErrorObject): { msg: string; type: string; extra?: stri
       return { msg: 'Extra inputs are not permitted', type: 'extra_forbidden', extra: String(p.additionalProperty) };
     case 'type': {
       const wanted = String(Array.isArray(p.type) ? p.type[0] : p.type);
-      const [type, msg] = TYPE_NAMES[wanted] ?? ['type_error', `Input should be of type ${wanted}`];
+      const [type, msg] = (fromText ? PARSING_NAMES[wanted] : undefined) ?? TYPE_NAMES[wanted] ?? ['type_error', `Input should be of type ${wanted}`];
       return { msg, type };
     }
     case 'minLength': return { msg: `String should have at least ${p.limit} character${p.limit === 1 ? '' : 's'}`, type: 'string_too_short' };
@@ -130,12 +140,14 @@ export function issuesFromAjv(raw: readonly ErrorObject[], context: string | und
   for (const error of errors) {
     if (issues.length === MAX_ISSUES) break;
     if (SUMMARY_KEYWORDS.has(error.keyword) && errors.length > 1) continue;
-    const { msg, type, extra } = describe(error);
+    const { msg, type, extra } = describe(error, root !== 'body');
     const loc = [root, ...pathOf(error.instancePath), ...(extra === undefined ? [] : [extra])];
-    const key = JSON.stringify([loc, type]);
+    // pydantic stops at a field's first failed constraint (length before pattern): one issue a field.
+    const key = JSON.stringify(loc);
     if (seen.has(key)) continue;
     seen.add(key);
     issues.push({ loc, msg, type });
   }
-  return issues;
+  // pydantic reports the fields it knows first, then the inputs it does not.
+  return [...issues.filter((i) => i.type !== 'extra_forbidden'), ...issues.filter((i) => i.type === 'extra_forbidden')];
 }

@@ -141,6 +141,15 @@ for (const target of databaseTargets) {
       expect(grant.json()).toMatchObject({ error: 'unsupported_grant_type' });
     });
 
+    it('an empty form reports both missing fields, as FastAPI does', async () => {
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ grant_type: 'password' }) });
+      expect(res.statusCode).toBe(422);
+      expect(res.json()).toEqual({ detail: [
+        { loc: ['body', 'username'], msg: 'Field required', type: 'missing' },
+        { loc: ['body', 'password'], msg: 'Field required', type: 'missing' },
+      ] });
+    });
+
     it('an empty form value is a missing one, as FastAPI reads forms: 422 "Field required", and it counts as no guess', async () => {
       for (const [fields, field] of [[{ username: '', password: 'x' }, 'username'], [{ username: 'alice', password: '' }, 'password']] as const) {
         const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ grant_type: 'password', ...fields }) });

@@ -164,7 +164,16 @@ describe('error responses', () => {
       expect(ok.json()).toEqual({ query: { limit: 5 } });
       const bad = await t.app.inject({ method: 'GET', url: '/api/v1/_probe/search?limit=lots' });
       expect(bad.statusCode).toBe(422);
-      expect(bad.json()).toEqual({ detail: [{ loc: ['query', 'limit'], msg: 'Input should be a valid integer', type: 'int_type' }] });
+      // Text that does not parse: pydantic's *_parsing error, as FastAPI answers for a query value.
+      expect(bad.json()).toEqual({ detail: [{ loc: ['query', 'limit'], msg: 'Input should be a valid integer, unable to parse string as an integer', type: 'int_parsing' }] });
+    });
+
+    it('one issue per field (its first failed constraint, as pydantic stops there), and unknown fields after known ones', async () => {
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', ...json('{"zz_extra":1,"username":"a","password":"long enough","full_name":5}') });
+      expect(res.statusCode).toBe(422);
+      const detail = res.json().detail as { loc: unknown[]; type: string }[];
+      expect(detail.map((d) => d.loc)).toEqual([['body', 'username'], ['body', 'full_name'], ['body', 'zz_extra']]);
+      expect(detail.map((d) => d.type)).toEqual(['string_too_short', 'string_type', 'extra_forbidden']);
     });
 
     it('a NUL character in a string is a 422, not a database error later', async () => {

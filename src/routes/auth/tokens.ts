@@ -50,8 +50,8 @@ export function sendTokens(reply: FastifyReply, issued: IssuedTokens) {
   };
 }
 
-function missing(field: string): HttpError {
-  return new HttpError('VALIDATION_FAILED', { issues: [{ loc: ['body', field], msg: 'Field required', type: 'missing' }] });
+function missing(...fields: string[]): HttpError {
+  return new HttpError('VALIDATION_FAILED', { issues: fields.map((field) => ({ loc: ['body', field], msg: 'Field required', type: 'missing' })) });
 }
 
 const BrowserRefreshOut = Type.Object({ token_type: Type.Literal('bearer'), expires_in: Type.Integer(), csrf_token: Type.String() });
@@ -80,9 +80,9 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (ap
       return sendTokens(reply, await services.sessions.refresh(form.refresh_token, ctx));
     }
     if (grant !== 'password') throw new HttpError('UNSUPPORTED_GRANT_TYPE', { extra: { error: 'unsupported_grant_type' } });
-    if (!form.username) throw missing('username');
-    if (!form.password) throw missing('password');
-    const user = await services.authentication.authenticate(form.username, form.password, form.otp, ctx);
+    const { username, password } = form;
+    if (!username || !password) throw missing(...(username ? [] : ['username']), ...(password ? [] : ['password']));
+    const user = await services.authentication.authenticate(username, password, form.otp, ctx);
     const scopes = grantScopes(form.scope, user.role);
     return sendTokens(reply, await services.sessions.start(user, 'token', scopes, ctx));
   });
