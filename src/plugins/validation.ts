@@ -177,11 +177,40 @@ function withDecimalNumbers(validate: ValidateFunction, schema: unknown): Valida
   return withRule(validate, { before: undecimal });
 }
 
+/** Whether a property's schema takes `null` itself (`Type.Union([…, Type.Null()])`, `type: ['x', 'null']`). */
+function acceptsNull(property: unknown): boolean {
+  const p = property as { type?: unknown; anyOf?: unknown[]; oneOf?: unknown[] } | undefined;
+  if (!p) return false;
+  if (p.type === 'null' || (Array.isArray(p.type) && p.type.includes('null'))) return true;
+  return [...(p.anyOf ?? []), ...(p.oneOf ?? [])].some(acceptsNull);
+}
+
+/**
+ * pydantic reads `null` for an optional field (`otp: str | None = None`) as the field left out, and
+ * clients serialising their models send it so: such a `null` is dropped before validation. A field
+ * whose schema takes null itself (a `full_name` that null clears) keeps it; a required field's null
+ * is still a type error; a field the schema does not know is still refused (no mass assignment).
+ */
+function withOptionalNulls(validate: ValidateFunction, schema: unknown): ValidateFunction {
+  const s = schema as { type?: unknown; properties?: Record<string, unknown>; required?: string[] } | undefined;
+  const droppable = Object.entries(s?.properties ?? {})
+    .filter(([name, property]) => !(s?.required ?? []).includes(name) && !acceptsNull(property))
+    .map(([name]) => name);
+  if (droppable.length === 0) return validate;
+  return withRule(validate, {
+    before: (data) => {
+      if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
+      for (const name of droppable) if ((data as Record<string, unknown>)[name] === null) delete (data as Record<string, unknown>)[name];
+      return undefined;
+    },
+  });
+}
+
 export function installValidators(app: FastifyInstance): void {
   let body: Ajv | undefined;
   let text: Ajv | undefined;
   app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(() => {
-    if (httpPart === 'body') return withMissingBody(withTextCheck((body ??= ajv({ coerceTypes: false })).compile(schema)));
+    if (httpPart === 'body') return withMissingBody(withOptionalNulls(withTextCheck((body ??= ajv({ coerceTypes: false })).compile(schema)), schema));
     return withDecimalNumbers(withTextCheck((text ??= ajv({ coerceTypes: 'array' })).compile(schema)), schema);
   }));
   app.setSerializerCompiler(lazySerializerCompiler());

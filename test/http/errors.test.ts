@@ -168,6 +168,18 @@ describe('error responses', () => {
       expect(bad.json()).toEqual({ detail: [{ loc: ['query', 'limit'], msg: 'Input should be a valid integer, unable to parse string as an integer', type: 'int_parsing' }] });
     });
 
+    it('null for an optional field is the field left out (pydantic\'s `x: str | None = None`); for a required one it is a type error', async () => {
+      const optional = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', ...json('{"username":"alice","password":"long enough","full_name":null}') });
+      expect(optional.statusCode, optional.body).toBe(200);
+      expect(optional.json().received).toEqual({ username: 'alice', password: 'long enough' });
+      const required = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', ...json('{"username":null,"password":"long enough"}') });
+      expect(required.statusCode).toBe(422);
+      expect(required.json()).toEqual({ detail: [{ loc: ['body', 'username'], msg: 'Input should be a valid string', type: 'string_type' }] });
+      // Unknown fields stay refused whatever their value.
+      const unknown = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', ...json('{"username":"alice","password":"long enough","role":null}') });
+      expect(unknown.statusCode).toBe(422);
+    });
+
     it('one issue per field (its first failed constraint, as pydantic stops there), and unknown fields after known ones', async () => {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', ...json('{"zz_extra":1,"username":"a","password":"long enough","full_name":5}') });
       expect(res.statusCode).toBe(422);
