@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError, ServiceUnavailableError } from '../errors/http-error.js';
+import type { ErrorCode } from '../errors/catalogue.js';
 import { issuesFromAjv } from '../errors/validation.js';
 import { baselineSecurityHeaders, ensureSecurityHeaders } from './security-headers.js';
 
@@ -96,11 +97,16 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unk
 export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+  writeRawError(this, socket, code);
+}
+
+/** A catalogue error written straight to a socket no route will answer, with every contract header; then it closes. */
+function writeRawError(app: FastifyInstance, socket: Socket, code: ErrorCode): void {
   const rendered = renderError(new HttpError(code), '');
   const body = JSON.stringify(rendered.body);
   const headers: Record<string, string> = {
     'x-request-id': randomUUID(),
-    ...baselineSecurityHeaders(this),
+    ...baselineSecurityHeaders(app),
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
     connection: 'close',
@@ -125,6 +131,9 @@ export const errors = fp<ErrorsOptions>(
       }
       return sendError(reply, request, new HttpError('NOT_FOUND'), options);
     };
+    // CONNECT (a proxy tunnel) never reaches a route: Node hands it to a 'connect' listener, and
+    // without one drops the connection unanswered. It is a method this server does not serve.
+    app.server.on('connect', (_request: unknown, socket: Socket) => writeRawError(app, socket, 'METHOD_NOT_ALLOWED'));
     app.setErrorHandler((error, request, reply) => sendError(reply, request, error, options));
     app.setNotFoundHandler(routingError);
     // A route matched with an empty path parameter names no resource: 404 (or 405) before the

@@ -366,6 +366,20 @@ describe('error responses', () => {
       expect(after.status).toBe(200);
     });
 
+    it('over a real socket, CONNECT gets a 405 with every contract header, not a dropped connection', async () => {
+      await t.app.listen({ host: '127.0.0.1', port: 0 }).catch(() => undefined);
+      const { port } = t.app.server.address() as AddressInfo;
+      for (const target of ['127.0.0.1:443', '/api/v1/users/me']) {
+        const reply = await rawExchange(port, `CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        expect(reply, target).toMatch(/^HTTP\/1\.1 405 /);
+        const [head, body] = reply.split('\r\n\r\n');
+        expect(JSON.parse(body!)).toEqual({ detail: 'Method Not Allowed' });
+        expect(head!.toLowerCase()).toContain('x-content-type-options: nosniff');
+        expect(head!.toLowerCase()).toMatch(/x-request-id: [a-z0-9-]{36}/);
+      }
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    });
+
     it('over a real socket, a missing Host (HTTP/1.1) and an unknown Expect get our 400 and 417 with every contract header', async () => {
       await t.app.listen({ host: '127.0.0.1', port: 0 }).catch(() => undefined); // listening already, from the test above, when it ran
       const { port } = t.app.server.address() as AddressInfo;
