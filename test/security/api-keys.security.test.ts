@@ -57,6 +57,7 @@ for (const target of databaseTargets) {
         { method: 'POST', url: '/api/v1/auth/logout' },
         { method: 'POST', url: '/api/v1/auth/logout-all' },
         { method: 'DELETE', url: '/api/v1/auth/sessions/some-session' },
+        { method: 'GET', url: '/api/v1/auth/sessions' },
       ] as const;
       for (const a of attempts) {
         for (const credentials of [{ headers: keyHeader(key), url: a.url }, { headers: {}, url: `${a.url}?api_key=${encodeURIComponent(key)}` }]) {

@@ -60,6 +60,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
     onRequest: [app.requireUser, app.requireScopes('profile:read')],
     schema: { tags: ['auth'], summary: 'Your live sessions', security: BEARER, response: { 200: Type.Array(SessionOut), ...AUTH_ERRORS } },
   }, async (request) => {
+    // Where the account is signed in (addresses, browsers) is not a script's business: sessions,
+    // like keys, passwords and MFA, are managed by the person (docs/errors.md, API_KEY_FORBIDDEN).
+    if (request.principal.via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
     const { userId, sessionId } = request.principal;
     const sessions = await services.sessions.list(userId);
     return sessions.map((s) => sessionJson(s, sessionId));
