@@ -293,18 +293,28 @@ describe('the protections of the other anonymous forms', () => {
   });
 });
 
+/** Requests as a TLS-terminating proxy on loopback forwards them (TRUST_PROXY=loopback). */
+const VIA_HTTPS_PROXY = { 'x-forwarded-proto': 'https', host: 'gate.example.com' };
+
+/** A production app behind that proxy, and the text of the reset mail a new account `username` asked for. */
+async function productionResetMail(env: Record<string, string>, username: string): Promise<{ prod: TestApp; text: string }> {
+  const prod = await authApp({ clock, env: { ENVIRONMENT: 'production', TRUST_PROXY: 'loopback', ALLOWED_ORIGINS: 'https://app.example.com', SMTP_URL: smtp.url, ...env } });
+  const email = `${username}@example.com`;
+  const signUp = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/register', headers: VIA_HTTPS_PROXY, payload: { username, email, password: PASSWORD } });
+  expect(signUp.statusCode).toBe(201);
+  const count = smtp.messages.length;
+  const asked = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', headers: VIA_HTTPS_PROXY, payload: { email } });
+  expect(asked.statusCode).toBe(202);
+  return { prod, text: (await smtp.waitFor(count + 1))[count]!.text };
+}
+
 describe('in production', () => {
   it('the link cookie is __Host-reset_link, Secure, HttpOnly, Lax and Path=/, and only the prefixed name is read', async () => {
     const origin = 'https://gate.example.com';
-    const prod = await authApp({ clock, env: { ENVIRONMENT: 'production', TRUST_PROXY: 'loopback', ALLOWED_ORIGINS: 'https://app.example.com', PUBLIC_URL: origin, SMTP_URL: smtp.url } });
+    const { prod, text } = await productionResetMail({ PUBLIC_URL: origin }, 'paula');
     try {
-      const https = { 'x-forwarded-proto': 'https', host: 'gate.example.com' };
-      const signUp = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/register', headers: https, payload: { username: 'paula', email: 'paula@example.com', password: PASSWORD } });
-      expect(signUp.statusCode).toBe(201);
-      const count = smtp.messages.length;
-      const asked = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', headers: https, payload: { email: 'paula@example.com' } });
-      expect(asked.statusCode).toBe(202);
-      const token = resetLinkToken((await smtp.waitFor(count + 1))[count]!.text, origin)!;
+      const https = VIA_HTTPS_PROXY;
+      const token = resetLinkToken(text, origin)!;
       const link = record(await getPage(prod.app, `/reset-password?token=${encodeURIComponent(token)}`, new CookieJar(), https));
       expect(link.statusCode).toBe(303);
       const [cookie] = setCookies(link);
@@ -322,15 +332,8 @@ describe('in production', () => {
 
 describe('in production without PUBLIC_URL', () => {
   it('the mail links over https to where the process listens (a plain-http link would carry the token in clear)', async () => {
-    const prod = await authApp({ clock, env: { ENVIRONMENT: 'production', TRUST_PROXY: 'loopback', ALLOWED_ORIGINS: 'https://app.example.com', HOST: '127.0.0.1', PORT: '8443', SMTP_URL: smtp.url } });
+    const { prod, text } = await productionResetMail({ HOST: '127.0.0.1', PORT: '8443' }, 'pedro');
     try {
-      const https = { 'x-forwarded-proto': 'https', host: 'gate.example.com' };
-      const signUp = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/register', headers: https, payload: { username: 'pedro', email: 'pedro@example.com', password: PASSWORD } });
-      expect(signUp.statusCode).toBe(201);
-      const count = smtp.messages.length;
-      const asked = await prod.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', headers: https, payload: { email: 'pedro@example.com' } });
-      expect(asked.statusCode).toBe(202);
-      const text = (await smtp.waitFor(count + 1))[count]!.text;
       expect(resetLinkToken(text, 'https://127.0.0.1:8443')).toBeDefined();
       expect(text).not.toContain('http://');
     } finally {

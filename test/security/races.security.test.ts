@@ -19,11 +19,16 @@ for (const target of databaseTargets) {
     });
     afterAll(() => t?.close());
 
+    /** A new account and a bearer token of it. */
+    async function freshUser(label: string): Promise<{ username: string; access_token: string }> {
+      const username = `${label}${++n}`;
+      await register(t.app, { username });
+      return { username, access_token: (await tokenFor(t.app, username)).access_token };
+    }
+
     it('MFA enable sent several times with one code: one 200 with recovery codes that work, the rest 409', async () => {
       for (let round = 0; round < ROUNDS; round++) {
-        const username = `twice_mfa${++n}`;
-        await register(t.app, { username });
-        const { access_token } = await tokenFor(t.app, username);
+        const { username, access_token } = await freshUser('twice_mfa');
         const setup = await setupTotp(t.app, access_token);
         const code = totpCode(setup.secret, Date.now());
         const answers = await Promise.all(Array.from({ length: AT_ONCE }, () => t.app.inject({
@@ -41,9 +46,7 @@ for (const target of databaseTargets) {
 
     it('one TOTP code sent at once to MFA disable and to a sign-in: only one of them takes it', async () => {
       for (let round = 0; round < ROUNDS; round++) {
-        const username = `twice_code${++n}`;
-        await register(t.app, { username });
-        const { access_token } = await tokenFor(t.app, username);
+        const { username, access_token } = await freshUser('twice_code');
         const setup = await setupTotp(t.app, access_token);
         // Enabled with the previous step's code, so that the current step is still unused.
         const enable = await t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/enable', headers: bearer(access_token), payload: { code: totpCode(setup.secret, Date.now() - 30_000) } });
@@ -81,9 +84,7 @@ for (const target of databaseTargets) {
 
     it('password change sent several times from one current password: one 204, the rest 403, and the winner\'s password holds', async () => {
       for (let round = 0; round < ROUNDS; round++) {
-        const username = `twice_pw${++n}`;
-        await register(t.app, { username });
-        const { access_token } = await tokenFor(t.app, username);
+        const { username, access_token } = await freshUser('twice_pw');
         const candidates = Array.from({ length: AT_ONCE }, (_, i) => `orchid zebra lantern ${i} quietly`);
         const answers = await Promise.all(candidates.map((next) => t.app.inject({
           method: 'POST', url: '/api/v1/auth/password', headers: bearer(access_token), payload: { current_password: PASSWORD, new_password: next },
