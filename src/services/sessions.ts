@@ -2,6 +2,7 @@
 // rotated token ends the whole session; logout, logout-all and deletion end sessions at once for
 // both refresh and access tokens. A session never outlives SESSION_MAX_DAYS.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as settle } from 'node:timers/promises';
 import type { AccessClaims, AccessTokens } from '../crypto/access-tokens.js';
 import { arrivalsSoFar } from '../arrival-order.js';
 import { keyedHash, randomToken } from '../crypto/secrets.js';
@@ -15,8 +16,18 @@ import { currentScopes } from './scopes.js';
 const DAY = 86_400_000;
 
 /** Resolves once the event loop has polled for I/O again (two check phases on: one poll between). */
-function afterNextPoll(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+/**
+ * How long a refresh waits before it rotates, so that a concurrent refresh of the same token
+ * that is already on its way (another connection the server has yet to accept or read) is
+ * read first. Safe for reuse detection however long: a client holds the new pair only once the
+ * rotation has answered, so a replay always comes after the rotation.
+ */
+const SETTLE_MS = 10;
+
+function afterConcurrentArrivals(): Promise<void> {
+  // At least one more poll of the sockets, and SETTLE_MS of real time (a timer of node:timers,
+  // so a test's fake clock does not hold it).
+  return new Promise((resolve) => setImmediate(() => void settle(SETTLE_MS).then(() => resolve())));
 }
 
 export interface IssuedTokens {
@@ -47,8 +58,6 @@ function invalidRefresh(): HttpError {
 
 /** Rotations whose arrival count is kept, newest last; a racing refresh is at most seconds behind. */
 const MAX_REMEMBERED_ROTATIONS = 10_000;
-/** How soon after a rotation the same client's refresh of the old token is still taken as concurrent. */
-export const SAME_CLIENT_GRACE_MS = 5_000;
 
 export class SessionService {
   /** Token hash → how many requests had arrived when this process committed its rotation. */
@@ -104,7 +113,7 @@ export class SessionService {
     // Cookie refreshes check their CSRF token against the session before anything changes.
     checkSession?.(session);
     if (stored.rotatedAt !== null) {
-      if (this.concurrentWithRotation(tokenHash, stored.rotatedAt, session, ctx)) throw invalidRefresh();
+      if (this.arrivedBeforeRotation(tokenHash, stored.rotatedAt, ctx)) throw invalidRefresh();
       await this.endSessions([session.id], 'refresh_reuse');
       await this.o.audit.record('token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
       throw invalidRefresh();
@@ -115,10 +124,10 @@ export class SessionService {
 
     // Two refreshes a client fired at once (two tabs) reach the server microseconds apart; on SQLite
     // the first would rotate before the second is even read, and the second would look like a
-    // replay. Waiting for the event loop to poll once more lets every request already received be
-    // read first: a concurrent one then finds the token unrotated and loses the race below (401,
-    // the session lives). A token presented after the rotation is still a replay.
-    await afterNextPoll();
+    // replay. Waiting a poll and SETTLE_MS lets every request already on its way be read first: a
+    // concurrent one then finds the token unrotated and loses the race below (401, the session
+    // lives). A token presented after the rotation is still a replay.
+    await afterConcurrentArrivals();
     const next = randomToken();
     // Remembered before the rotation commits, not after: a concurrent refresh may read the
     // committed rotation while this one is still on its way back from the transaction (SQLite's
@@ -141,23 +150,16 @@ export class SessionService {
   }
 
   /**
-   * Whether a request presenting an already-rotated token is a concurrent refresh (refused, the
-   * session lives) rather than a replay (the session ends). Concurrent: it arrived before the
-   * rotation — judged by arrival order for a rotation this process made (exact even within one
-   * millisecond), by the clock for another instance's — or it comes from the very client that
-   * rotated (same IP and User-Agent) within SAME_CLIENT_GRACE_MS: requests a browser sends at once
-   * can reach the server a poll or two apart. It gets a 401 either way, never tokens; the grace only
-   * spares the session, and a thief elsewhere (another address) still ends it.
+   * Whether a request presenting an already-rotated token had arrived before the rotation (a
+   * concurrent refresh) rather than after it (a replay). A rotation this process made is judged by
+   * arrival order, exact even within one millisecond; one made by another instance, by the clock.
+   * No time-based grace after the rotation: a client holds the new pair only once the rotation's
+   * response has left, so a token presented after the rotation is a replay, however soon.
    */
-  private concurrentWithRotation(tokenHash: string, rotatedAt: number, session: Session, ctx: RequestContext): boolean {
+  private arrivedBeforeRotation(tokenHash: string, rotatedAt: number, ctx: RequestContext): boolean {
     const arrivalsAtRotation = this.rotations.get(tokenHash);
-    const arrivedBefore = arrivalsAtRotation !== undefined && ctx.arrival !== undefined
-      ? ctx.arrival <= arrivalsAtRotation
-      : ctx.receivedAt < rotatedAt;
-    if (arrivedBefore) return true;
-    // The session row names the client of its last rotation (touched in the same transaction).
-    const sameClient = session.ip === ctx.ip && session.userAgent === (ctx.userAgent?.slice(0, 512) ?? null);
-    return sameClient && ctx.receivedAt - rotatedAt <= SAME_CLIENT_GRACE_MS;
+    if (arrivalsAtRotation !== undefined && ctx.arrival !== undefined) return ctx.arrival <= arrivalsAtRotation;
+    return ctx.receivedAt < rotatedAt;
   }
 
   private rememberRotation(tokenHash: string): void {
