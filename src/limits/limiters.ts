@@ -70,15 +70,6 @@ export async function peek(limiter: Limiter, key: string): Promise<RateLimiterRe
   }
 }
 
-/** Gives back points counted earlier (the count never goes below what the store allows). */
-export async function refund(limiter: Limiter, key: string, points = 1): Promise<void> {
-  try {
-    await limiter.reward(key, points);
-  } catch (err) {
-    throw redisUnavailable(err);
-  }
-}
-
 export async function forget(limiter: Limiter, key: string): Promise<void> {
   try {
     await limiter.delete(key);

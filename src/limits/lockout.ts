@@ -12,16 +12,11 @@ import { HttpError } from '../errors/http-error.js';
 import type { AuditLog } from '../services/audit.js';
 import type { LoginAttempt, LoginThrottle } from '../services/authentication.js';
 import type { RequestContext } from '../services/context.js';
-import { block, consume, createLimiter, forget, peek, refund, type Limiter } from './limiters.js';
+import { block, consume, createLimiter, forget, peek, type Limiter } from './limiters.js';
 import type { Redis } from './redis-client.js';
 
 export const FIRST_LOCK_SECONDS = 60;
 export const MAX_LOCK_SECONDS = 3600;
-/**
- * How long an admitted attempt holds its place at most. An attempt ends within seconds (one argon2
- * verify); this only bounds what a process that died mid-attempt leaves counted.
- */
-const IN_FLIGHT_SECONDS = 60;
 
 export interface LockoutOptions {
   readonly threshold: number;
@@ -31,93 +26,76 @@ export interface LockoutOptions {
   readonly audit: AuditLog;
 }
 
-function refused(seconds: number, threshold: number): HttpError {
-  return new HttpError('ACCOUNT_LOCKED', {
-    headers: {
-      'retry-after': String(seconds), 'ratelimit-limit': String(threshold),
-      'ratelimit-remaining': '0', 'ratelimit-reset': String(seconds),
-    },
-  });
-}
-
 /**
- * Admission: an attempt first takes a place among the account's attempts in flight (an atomic
- * increment, shared through Redis), then reads the failures; it is admitted only if the failures
- * so far plus the attempts in flight (itself included) stay within the threshold. A failure is
- * counted before its place is given back, so at every moment failures + places in flight bound
- * what can still be tried: a burst of any size gets at most LOCKOUT_THRESHOLD verifications.
+ * Every outcome is judged when it is known, not only when the attempt began: an attempt checked
+ * before a slow argon2 verify would otherwise pass with a whole burst sent at once, and hundreds
+ * of guesses would be verified where LOCKOUT_THRESHOLD were allowed. So once the lock has landed,
+ * an attempt that finishes — right password or wrong, begun before the lock or after — answers
+ * 429 like every other: the guesses answered for what they are (401, or tokens) are only those
+ * that finished before the threshold was reached, and a burst cannot tell its right guess from its
+ * wrong ones by the answers. Parallel sign-ins with the right password are not held back at all.
  */
 export class Lockout implements LoginThrottle {
   private readonly failures: Limiter;
   private readonly lockouts: Limiter;
-  private readonly inFlight: Limiter;
 
   constructor(private readonly options: LockoutOptions) {
     const window = options.windowMinutes * 60;
     // Sign-in protection fails closed: without Redis the shared count cannot be trusted.
-    const limiter = (name: string, points: number, durationSeconds: number) =>
-      createLimiter({ points, durationSeconds, keyPrefix: `${options.keyPrefix}lock:${name}`, redis: options.redis, onRedisFailure: 'closed' });
-    this.failures = limiter('fail', options.threshold, window);
-    this.lockouts = limiter('count', 1_000_000, window);
-    this.inFlight = limiter('busy', 1_000_000, IN_FLIGHT_SECONDS);
+    const limiter = (name: string, points: number) =>
+      createLimiter({ points, durationSeconds: window, keyPrefix: `${options.keyPrefix}lock:${name}`, redis: options.redis, onRedisFailure: 'closed' });
+    this.failures = limiter('fail', options.threshold);
+    this.lockouts = limiter('count', 1_000_000);
   }
 
   async begin(accountKey: string, userId: number | null, ctx: RequestContext): Promise<LoginAttempt> {
-    const { threshold } = this.options;
-    const place = await consume(this.inFlight, accountKey);
-    const inFlight = place.limit - place.remaining;
-    let state;
-    try {
-      state = await peek(this.failures, accountKey);
-    } catch (err) {
-      await this.release(accountKey);
-      throw err;
-    }
-    const failures = state?.consumedPoints ?? 0;
-    if (failures > threshold || failures + inFlight > threshold) {
-      await this.release(accountKey);
-      // Locked: the lock's own time. Full of attempts in flight: they end within a second or so.
-      const seconds = failures > threshold ? Math.max(1, Math.ceil(state!.msBeforeNext / 1000)) : 1;
-      await this.options.audit.record('login.failure', ctx, { userId, outcome: 'blocked', details: { reason: 'locked' } });
-      throw refused(seconds, threshold);
-    }
+    await this.refuseIfLocked(accountKey, userId, ctx);
     let ended = false;
-    const end = async (): Promise<void> => {
+    const once = async (work: () => Promise<void>): Promise<void> => {
       if (ended) return;
       ended = true;
-      await this.release(accountKey);
+      await work();
     };
     return {
-      failed: async () => {
-        if (ended) return;
-        try {
-          await this.countFailure(accountKey, userId, ctx);
-        } finally {
-          await end();
-        }
+      failed: () => once(async () => {
+        const counted = await consume(this.failures, accountKey);
+        // The failure that reaches the threshold is still answered as itself, and locks.
+        if (counted.allowed && counted.remaining === 0) return this.lock(accountKey, userId, ctx);
+        if (!counted.allowed) await this.refuseIfLocked(accountKey, userId, ctx);
+      }),
+      succeeded: () => once(async () => {
+        // A right password that finishes once the threshold is reached is refused like a wrong one.
+        await this.refuseIfLocked(accountKey, userId, ctx);
+        await forget(this.failures, accountKey);
+        await forget(this.lockouts, accountKey);
+      }),
+      end: async () => {
+        ended = true;
       },
-      succeeded: async () => {
-        if (ended) return;
-        try {
-          await forget(this.failures, accountKey);
-          await forget(this.lockouts, accountKey);
-        } finally {
-          await end();
-        }
-      },
-      end,
     };
   }
 
-  /** Gives an attempt's place back; a store failure here only leaves it counted until IN_FLIGHT_SECONDS. */
-  private async release(accountKey: string): Promise<void> {
-    await refund(this.inFlight, accountKey).catch(() => undefined);
+  /**
+   * 429 while the account is locked: the threshold of failures reached (the lock lands on the
+   * failure that reaches it, a moment later). Every refusal is audited (`login.failure`, outcome
+   * `blocked`), so an attack stays visible.
+   */
+  private async refuseIfLocked(accountKey: string, userId: number | null, ctx: RequestContext): Promise<void> {
+    const { threshold } = this.options;
+    const state = await peek(this.failures, accountKey);
+    const failures = state?.consumedPoints ?? 0;
+    if (failures < threshold) return;
+    const seconds = Math.max(1, Math.ceil(state!.msBeforeNext / 1000));
+    await this.options.audit.record('login.failure', ctx, { userId, outcome: 'blocked', details: { reason: 'locked' } });
+    throw new HttpError('ACCOUNT_LOCKED', {
+      headers: {
+        'retry-after': String(seconds), 'ratelimit-limit': String(threshold),
+        'ratelimit-remaining': '0', 'ratelimit-reset': String(seconds),
+      },
+    });
   }
 
-  private async countFailure(accountKey: string, userId: number | null, ctx: RequestContext): Promise<void> {
-    const counted = await consume(this.failures, accountKey);
-    // Only the failure that reaches the threshold locks (admission keeps the others from passing it).
-    if (!counted.allowed || counted.remaining > 0) return;
+  private async lock(accountKey: string, userId: number | null, ctx: RequestContext): Promise<void> {
     const lockouts = await consume(this.lockouts, accountKey);
     const lockNumber = lockouts.limit - lockouts.remaining;
     const seconds = Math.min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** Math.max(0, lockNumber - 1));

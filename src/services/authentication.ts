@@ -9,22 +9,19 @@ import type { Logger, RequestContext } from './context.js';
 
 /**
  * Per-account failure counting (the lockout); the no-op version counts nothing. Every attempt at
- * proving who you are is admitted first and given its outcome after: the lock cannot be checked
- * before a slow argon2 verify and counted after it, or a burst sent at once would all pass the
- * check before the first failure was counted (hundreds of guesses instead of LOCKOUT_THRESHOLD).
+ * proving who you are begins (refused while locked) and is given its outcome after — which is
+ * judged again then: a burst sent at once would all pass a check made only before the slow argon2
+ * verify, and hundreds of guesses would be answered where LOCKOUT_THRESHOLD were allowed.
  */
 export interface LoginThrottle {
-  /**
-   * Admits one attempt for the account, or throws ACCOUNT_LOCKED (429): while it is locked, and
-   * while as many attempts are already in flight as failures are left before the lock.
-   */
+  /** Begins one attempt for the account, or throws ACCOUNT_LOCKED (429) while it is locked. */
   begin(accountKey: string, userId: number | null, ctx: RequestContext): Promise<LoginAttempt>;
 }
 
 export interface LoginAttempt {
-  /** The proof failed: counted toward the lockout (the failure reaching the threshold locks). */
+  /** The proof failed: counted (the failure reaching the threshold locks); throws ACCOUNT_LOCKED if the lock came first. */
   failed(): Promise<void>;
-  /** The proof held: the account's failures and lockouts are forgotten. */
+  /** The proof held: the account's failures and lockouts are forgotten; throws ACCOUNT_LOCKED if the lock came first. */
   succeeded(): Promise<void>;
   /** Ends the attempt without an outcome (a missing code, an error). Never throws; no-op once ended. */
   end(): Promise<void>;
