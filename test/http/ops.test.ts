@@ -41,6 +41,14 @@ describe('operations endpoints', () => {
     expect(ids).toContain('post_api_v1_auth_token');
   });
 
+  it('paging parameters with defaults are documented as optional', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean; schema?: { default?: number } }[] }>> };
+    for (const path of ['/api/v1/admin/users', '/api/v1/admin/audit']) {
+      const params = doc.paths[path]!.get!.parameters!.filter((p) => p.in === 'query' && (p.name === 'limit' || p.name === 'offset'));
+      expect(params.map((p) => [p.name, p.required ?? false, p.schema?.default]).sort(), path).toEqual([['limit', false, 50], ['offset', false, 0]]);
+    }
+  });
+
   it('the token form\'s optional fields default as FastAPI\'s do, so the docs page\'s "Try it out" sends a working form', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: { properties: Record<string, { default?: string }> } }> } }>> };
     const form = doc.paths['/api/v1/auth/token']!.post!.requestBody.content['application/x-www-form-urlencoded']!.schema.properties;

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { AUDIT_ACTIONS } from '../../services/audit.js';
 import { AUTH_ERRORS, BEARER_OR_KEY } from '../schemas.js';
 import type { RouteOptions } from '../auth/tokens.js';
-import { Paging } from './users.js';
+import { PAGE_DEFAULTS, Paging } from './users.js';
 
 const AuditEventOut = Type.Object({
   id: Type.Integer(),
@@ -30,7 +30,7 @@ export const adminAuditRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       response: { 200: Type.Array(AuditEventOut), ...AUTH_ERRORS },
     },
   }, async (request, reply) => {
-    const { limit, offset, user_id, action } = request.query;
+    const { limit = PAGE_DEFAULTS.limit, offset = PAGE_DEFAULTS.offset, user_id, action } = request.query;
     const { events, total } = await services.audit.list({ limit, offset, userId: user_id, action });
     reply.header('x-total-count', String(total));
     return events.map((e) => ({

@@ -6,9 +6,12 @@ import { contextOf } from '../context.js';
 import { AUTH_ERRORS, BEARER_OR_KEY, Detail, UserOut, userJson } from '../schemas.js';
 import type { RouteOptions } from '../auth/tokens.js';
 
+export const PAGE_DEFAULTS = { limit: 50, offset: 0 } as const;
+
+/** Optional in the document (they have defaults); the validator fills the defaults in. */
 export const Paging = {
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-  offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: PAGE_DEFAULTS.limit })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: PAGE_DEFAULTS.offset })),
 };
 
 /** Path ids are parsed here, not by the schema: a malformed id is simply an unknown one (404). */
@@ -28,7 +31,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       response: { 200: Type.Array(UserOut), ...AUTH_ERRORS },
     },
   }, async (request, reply) => {
-    const { limit, offset, q } = request.query;
+    const { limit = PAGE_DEFAULTS.limit, offset = PAGE_DEFAULTS.offset, q } = request.query;
     const { users, total } = await services.users.list({ q: q?.trim() || undefined, limit, offset });
     reply.header('x-total-count', String(total));
     return users.map(userJson);
