@@ -65,6 +65,18 @@ describe('error responses', () => {
       expect(res.statusCode).toBe(415);
     });
 
+    it('a +json media type (RFC 6839) is JSON too; a look-alike is not', async () => {
+      for (const type of ['application/merge-patch+json', 'application/vnd.api+json; charset=utf-8', 'Application/Problem+JSON']) {
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', payload: '{"username":"alice","password":"long enough"}', headers: { 'content-type': type } });
+        expect(res.statusCode, type).toBe(200);
+        expect(res.json().received.username).toBe('alice');
+      }
+      for (const type of ['application/jsonx', 'text/json', 'application/+json', 'application/x+jsonp']) {
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', payload: '{"username":"alice","password":"long enough"}', headers: { 'content-type': type } });
+        expect(res.statusCode, type).toBe(415);
+      }
+    });
+
     it('application/json with parameters and in any case is JSON', async () => {
       for (const type of ['application/json; charset=utf-8', 'Application/JSON']) {
         const res = await t.app.inject({ method: 'POST', url: '/api/v1/_probe/echo', payload: '{"username":"alice","password":"long enough"}', headers: { 'content-type': type } });
