@@ -93,7 +93,9 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     // Malformed URLs and the like: our body, not the framework's.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
-      sendError(reply, request, error instanceof HttpError ? error : new HttpError('BAD_REQUEST'), {});
+      // A path parameter longer than any id (maxParamLength) names nothing that exists: 404, like an unknown id.
+      const mapped = (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH' ? new HttpError('NOT_FOUND') : new HttpError('BAD_REQUEST');
+      sendError(reply, request, error instanceof HttpError ? error : mapped, {});
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

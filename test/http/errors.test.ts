@@ -260,6 +260,18 @@ describe('error responses', () => {
     });
   });
 
+  describe('a path parameter longer than any id', () => {
+    it('is 404 before authentication, with the contract headers', async () => {
+      for (const [method, url] of [['DELETE', `/api/v1/api-keys/${'a'.repeat(250)}`], ['PATCH', `/api/v1/admin/users/${'1'.repeat(250)}`]] as const) {
+        const res = await t.app.inject({ method, url, headers: { 'x-request-id': 'long-param-1' } });
+        expect(res.statusCode, url.slice(0, 30)).toBe(404);
+        expect(res.json()).toEqual({ detail: 'Not Found' });
+        expect(res.headers['x-request-id']).toBe('long-param-1');
+        expect(res.headers['x-content-type-options']).toBe('nosniff');
+      }
+    });
+  });
+
   describe('a route matched with an empty path parameter names nothing', () => {
     it('is 404 before authentication, with the contract headers; no method is offered for it', async () => {
       for (const [method, url] of [['DELETE', '/api/v1/auth/sessions/'], ['DELETE', '/api/v1/api-keys/'], ['PATCH', '/api/v1/admin/users/'], ['GET', '/api/v1/api-keys/']] as const) {
