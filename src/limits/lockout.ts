@@ -50,42 +50,33 @@ export class Lockout implements LoginThrottle {
 
   async begin(accountKey: string, userId: number | null, ctx: RequestContext): Promise<LoginAttempt> {
     await this.refuseIfLocked(accountKey, userId, ctx);
-    let ended = false;
-    const once = async (work: () => Promise<void>): Promise<void> => {
-      if (ended) return;
-      ended = true;
-      await work();
-    };
     return {
-      failed: () => once(async () => {
+      failed: async () => {
         const counted = await consume(this.failures, accountKey);
         // The failure that reaches the threshold is still answered as itself, and locks.
         if (counted.allowed && counted.remaining === 0) return this.lock(accountKey, userId, ctx);
-        if (!counted.allowed) await this.refuseIfLocked(accountKey, userId, ctx);
-      }),
-      succeeded: () => once(async () => {
+        // Past the threshold: the lock came first; its time is what the count reports.
+        if (!counted.allowed) return this.refuse(counted.resetSeconds, userId, ctx);
+      },
+      succeeded: async () => {
         // A right password that finishes once the threshold is reached is refused like a wrong one.
         await this.refuseIfLocked(accountKey, userId, ctx);
         await forget(this.failures, accountKey);
         await forget(this.lockouts, accountKey);
-      }),
-      end: async () => {
-        ended = true;
       },
     };
   }
 
-  /**
-   * 429 while the account is locked: the threshold of failures reached (the lock lands on the
-   * failure that reaches it, a moment later). Every refusal is audited (`login.failure`, outcome
-   * `blocked`), so an attack stays visible.
-   */
+  /** 429 while the account is locked: the threshold of failures reached (the lock lands on the failure that reaches it). */
   private async refuseIfLocked(accountKey: string, userId: number | null, ctx: RequestContext): Promise<void> {
-    const { threshold } = this.options;
     const state = await peek(this.failures, accountKey);
-    const failures = state?.consumedPoints ?? 0;
-    if (failures < threshold) return;
-    const seconds = Math.max(1, Math.ceil(state!.msBeforeNext / 1000));
+    if ((state?.consumedPoints ?? 0) < this.options.threshold) return;
+    return this.refuse(Math.max(1, Math.ceil(state!.msBeforeNext / 1000)), userId, ctx);
+  }
+
+  /** Every refusal is audited (`login.failure`, outcome `blocked`), so an attack stays visible. */
+  private async refuse(seconds: number, userId: number | null, ctx: RequestContext): Promise<never> {
+    const { threshold } = this.options;
     await this.options.audit.record('login.failure', ctx, { userId, outcome: 'blocked', details: { reason: 'locked' } });
     throw new HttpError('ACCOUNT_LOCKED', {
       headers: {

@@ -23,25 +23,11 @@ export interface LoginAttempt {
   failed(): Promise<void>;
   /** The proof held: the account's failures and lockouts are forgotten; throws ACCOUNT_LOCKED if the lock came first. */
   succeeded(): Promise<void>;
-  /** Ends the attempt without an outcome (a missing code, an error). Never throws; no-op once ended. */
-  end(): Promise<void>;
 }
 
-const NO_ATTEMPT: LoginAttempt = { failed: async () => undefined, succeeded: async () => undefined, end: async () => undefined };
+const NO_ATTEMPT: LoginAttempt = { failed: async () => undefined, succeeded: async () => undefined };
 
 export const NO_THROTTLE: LoginThrottle = { begin: async () => NO_ATTEMPT };
-
-/** Runs `work` as one admitted attempt of the account; the attempt always ends. */
-export async function asAttempt<T>(
-  throttle: LoginThrottle, key: string, userId: number | null, ctx: RequestContext, work: (attempt: LoginAttempt) => Promise<T>,
-): Promise<T> {
-  const attempt = await throttle.begin(key, userId, ctx);
-  try {
-    return await work(attempt);
-  } finally {
-    await attempt.end();
-  }
-}
 
 /** The second factor (TOTP or a recovery code); absent until MFA is wired in. */
 export interface SecondFactor {
@@ -72,32 +58,31 @@ export class AuthenticationService {
   async authenticate(identifier: string, password: string, otp: string | undefined, ctx: RequestContext): Promise<User> {
     const lookup = identifier.trim();
     const user = lookup.length > 0 && lookup.length <= MAX_IDENTIFIER ? await this.o.storage.users.findByLogin(lookup) : undefined;
-    return asAttempt(this.o.throttle, accountKey(user, lookup), user?.id ?? null, ctx, async (attempt) => {
-      const proven = user
-        ? await this.verifyAndUpgrade(user, password)
-        : (await this.o.hasher.verifyDummy(password), undefined);
-      if (!user || !proven) {
-        await this.fail(attempt, user?.id ?? null, ctx, 'password');
-        throw new HttpError('INVALID_CREDENTIALS');
+    const attempt = await this.o.throttle.begin(accountKey(user, lookup), user?.id ?? null, ctx);
+    const proven = user
+      ? await this.verifyAndUpgrade(user, password)
+      : (await this.o.hasher.verifyDummy(password), undefined);
+    if (!user || !proven) {
+      await this.fail(attempt, user?.id ?? null, ctx, 'password');
+      throw new HttpError('INVALID_CREDENTIALS');
+    }
+    // Checked after the password, so an inactive account is indistinguishable until proven.
+    if (!user.isActive) {
+      await this.o.audit.record('login.failure', ctx, { userId: user.id, outcome: 'failure', details: { reason: 'inactive' } });
+      throw new HttpError('INACTIVE_USER');
+    }
+    if (user.mfaEnabled) {
+      const ok = otp !== undefined && otp.trim() !== '' && this.o.secondFactor !== undefined
+        && (await this.o.secondFactor.verify(user, otp.trim(), ctx));
+      if (!ok) {
+        // A missing code is not an attack; a wrong one counts like a wrong password.
+        if (otp !== undefined && otp.trim() !== '') await this.fail(attempt, user.id, ctx, 'otp');
+        throw new HttpError('MFA_REQUIRED', { extra: { error: 'mfa_required' } });
       }
-      // Checked after the password, so an inactive account is indistinguishable until proven.
-      if (!user.isActive) {
-        await this.o.audit.record('login.failure', ctx, { userId: user.id, outcome: 'failure', details: { reason: 'inactive' } });
-        throw new HttpError('INACTIVE_USER');
-      }
-      if (user.mfaEnabled) {
-        const ok = otp !== undefined && otp.trim() !== '' && this.o.secondFactor !== undefined
-          && (await this.o.secondFactor.verify(user, otp.trim(), ctx));
-        if (!ok) {
-          // A missing code is not an attack; a wrong one counts like a wrong password.
-          if (otp !== undefined && otp.trim() !== '') await this.fail(attempt, user.id, ctx, 'otp');
-          throw new HttpError('MFA_REQUIRED', { extra: { error: 'mfa_required' } });
-        }
-      }
-      await attempt.succeeded();
-      await this.o.audit.record('login.success', ctx, { userId: user.id, outcome: 'success', details: { mfa: user.mfaEnabled } });
-      return proven;
-    });
+    }
+    await attempt.succeeded();
+    await this.o.audit.record('login.success', ctx, { userId: user.id, outcome: 'success', details: { mfa: user.mfaEnabled } });
+    return proven;
   }
 
   /**
@@ -109,11 +94,10 @@ export class AuthenticationService {
     // No password is no guess: refused, but it does not count toward the lockout (a script with a
     // profile:write key that forgot the field must not lock its owner out).
     if (password === undefined) return undefined;
-    return asAttempt(this.o.throttle, accountKey(user, ''), user.id, ctx, async (attempt) => {
-      const proven = await this.verifyAndUpgrade(user, password);
-      if (!proven) await this.fail(attempt, user.id, ctx, 'reauthentication');
-      return proven;
-    });
+    const attempt = await this.o.throttle.begin(accountKey(user, ''), user.id, ctx);
+    const proven = await this.verifyAndUpgrade(user, password);
+    if (!proven) await this.fail(attempt, user.id, ctx, 'reauthentication');
+    return proven;
   }
 
   /**

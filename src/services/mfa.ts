@@ -8,7 +8,7 @@ import {
 import { HttpError } from '../errors/http-error.js';
 import type { Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
-import { accountKey, asAttempt, type LoginThrottle, type SecondFactor } from './authentication.js';
+import { accountKey, type LoginThrottle, type SecondFactor } from './authentication.js';
 import type { RequestContext } from './context.js';
 
 export { otpauthQrSvg } from './otpauth-qr.js';
@@ -105,12 +105,11 @@ export class MfaService implements SecondFactor {
    * audited under `action`, counts toward the lockout, and is one answer whatever was wrong.
    */
   private async reauthenticate(user: User, action: 'mfa.enable' | 'mfa.disable', ctx: RequestContext, proof: () => Promise<boolean>): Promise<void> {
-    await asAttempt(this.o.throttle, accountKey(user, ''), user.id, ctx, async (attempt) => {
-      if (await proof()) return;
-      await this.o.audit.record(action, ctx, { userId: user.id, outcome: 'failure', ...(action === 'mfa.enable' ? { details: { rotated: true } } : {}) });
-      await attempt.failed();
-      throw new HttpError('MFA_REAUTH_FAILED');
-    });
+    const attempt = await this.o.throttle.begin(accountKey(user, ''), user.id, ctx);
+    if (await proof()) return;
+    await this.o.audit.record(action, ctx, { userId: user.id, outcome: 'failure', ...(action === 'mfa.enable' ? { details: { rotated: true } } : {}) });
+    await attempt.failed();
+    throw new HttpError('MFA_REAUTH_FAILED');
   }
 
   /** Turns MFA off with the password and a TOTP or recovery code; either wrong gets one answer. */

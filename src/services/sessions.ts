@@ -24,10 +24,9 @@ const DAY = 86_400_000;
  */
 const SETTLE_MS = 10;
 
-function afterConcurrentArrivals(): Promise<void> {
-  // At least one more poll of the sockets, and SETTLE_MS of real time (a timer of node:timers,
-  // so a test's fake clock does not hold it).
-  return new Promise((resolve) => setImmediate(() => void settle(SETTLE_MS).then(() => resolve())));
+/** SETTLE_MS of real time, polls of the sockets included (node:timers: a test's fake clock does not hold it). */
+async function afterConcurrentArrivals(): Promise<void> {
+  await settle(SETTLE_MS);
 }
 
 export interface IssuedTokens {
@@ -60,7 +59,7 @@ function invalidRefresh(): HttpError {
 const MAX_REMEMBERED_ROTATIONS = 10_000;
 
 export class SessionService {
-  /** Token hash → how many requests had arrived when this process committed its rotation. */
+  /** Token hash → how many requests had arrived when this process set out to rotate it. */
   private readonly rotations = new Map<string, number>();
 
   constructor(private readonly o: SessionServiceOptions) {}
