@@ -110,9 +110,17 @@ export class AuthenticationService {
     if (!result.ok) return undefined;
     if (!result.needsRehash) return user;
     const passwordHash = await this.o.hasher.hash(password);
-    await this.o.storage.users.update(user.id, { passwordHash }, this.o.now());
-    this.o.log.info({ user_id: user.id }, 'password hash upgraded to argon2id');
-    return { ...user, passwordHash };
+    const upgraded = await this.o.storage.users.update(user.id, { passwordHash }, this.o.now(), { passwordHash: user.passwordHash });
+    if (upgraded) {
+      this.o.log.info({ user_id: user.id }, 'password hash upgraded to argon2id');
+      return upgraded;
+    }
+    // The hash changed while this one was verified: another sign-in of the same imported account
+    // upgraded it first (two tabs at once), or the password was changed. Judged against the hash
+    // now in force, so the first case signs in and the second is refused.
+    const current = await this.o.storage.users.findById(user.id);
+    if (!current || current.passwordHash === user.passwordHash) return undefined;
+    return (await this.o.hasher.verify(current.passwordHash, password)).ok ? current : undefined;
   }
 
   private async fail(attempt: LoginAttempt, userId: number | null, ctx: RequestContext, reason: string): Promise<void> {

@@ -121,6 +121,34 @@ for (const target of databaseTargets) {
       expect(sessions.json()).toHaveLength(1);
     });
 
+    it('two first sign-ins of a bcrypt-imported account: the one that verified first and upgrades second keeps its session, and so does the other', async () => {
+      // passlib's documented example: bcrypt (cost 12) of "secret".
+      const imported = await t.storage.users.create({
+        username: `legacy${++n}`, email: `legacy${n}@example.com`, fullName: null, role: 'user',
+        passwordHash: '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW',
+      }, Date.now());
+      const legacySignIn = () => t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ grant_type: 'password', username: imported.username, password: 'secret' }) });
+      const held = hasher.holdNext('secret');
+      const first = legacySignIn();
+      await held.verified;
+      // The second sign-in runs to its end meanwhile, upgrading the hash to argon2id.
+      const second = await legacySignIn();
+      expect(second.statusCode, second.body).toBe(200);
+      const upgraded = (await t.storage.users.findById(imported.id))!.passwordHash;
+      expect(upgraded).toMatch(/^\$argon2id\$/);
+      held.release();
+      const raced = await first;
+      expect(raced.statusCode, raced.body).toBe(200);
+      // Neither upgrade undid the other's session: both tokens and both refresh tokens work.
+      for (const res of [raced, second]) {
+        const { access_token, refresh_token } = res.json() as { access_token: string; refresh_token: string };
+        expect((await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(access_token) })).statusCode).toBe(200);
+        const refreshed = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token } });
+        expect(refreshed.statusCode, refreshed.body).toBe(200);
+      }
+      expect((await t.storage.users.findById(imported.id))!.passwordHash).toBe(upgraded);
+    });
+
     it('a role change in between: the sign-in succeeds with a token of the role now in force', async () => {
       const username = `racer${++n}`;
       const user = await register(t.app, { username });
