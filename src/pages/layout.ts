@@ -9,6 +9,8 @@ export interface NavViewer {
   readonly displayName: string;
   readonly isAdmin: boolean;
   readonly csrfToken: string;
+  /** The session the page was rendered for: signing out still ends it after the access cookie has lapsed. */
+  readonly sessionId: string;
 }
 
 export type NavItem = 'account' | 'api-keys' | 'mfa' | 'admin-users' | 'admin-audit' | 'login' | 'register';
@@ -25,6 +27,8 @@ export interface LayoutOptions {
   readonly csrfCookie?: string;
   /** On the sign-in page of a browser with a lapsed access cookie: where to go once the session resumes. */
   readonly resumeTo?: string;
+  /** A document-level referrer policy stricter than the header's (a page whose URL may hold a secret). */
+  readonly referrer?: 'no-referrer';
   /** Error pages show the bare shell: no navigation that would need a signed-in state. */
   readonly bare?: boolean;
 }
@@ -51,7 +55,7 @@ function navigation(viewer: NavViewer | null | undefined, active: NavItem | unde
   ${viewer.isAdmin ? [link('/admin', 'Users', 'admin-users', active), link('/admin/audit', 'Audit log', 'admin-audit', active)] : ''}
 </ul></nav>
 <div class="nav-user">${navUser(viewer.displayName)}
-  <form method="post" action="/logout">${hidden('csrf_token', viewer.csrfToken)}<button type="submit" class="link-button">Sign out</button></form>
+  <form method="post" action="/logout">${hidden('csrf_token', viewer.csrfToken)}${hidden('session', viewer.sessionId)}<button type="submit" class="link-button">Sign out</button></form>
 </div>`;
 }
 
@@ -62,6 +66,7 @@ export function layout(o: LayoutOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+${o.referrer ? html`<meta name="referrer" content="${o.referrer}">` : ''}
 <title>${o.title} · Gatehouse</title>
 <meta name="htmx-config" content="${HTMX_CONFIG_JSON}">
 ${viewer ? html`<meta name="csrf-token" content="${viewer.csrfToken}">` : ''}

@@ -174,6 +174,16 @@ export class SessionService {
     await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'session' } });
   }
 
+  /**
+   * Ends a live session known only by its id: a page's sign-out after its access cookie lapsed,
+   * whose caller has proven the session's CSRF binding. An ended or unknown session is left be.
+   */
+  async logoutById(sessionId: string, ctx: RequestContext): Promise<void> {
+    const session = await this.o.storage.sessions.findById(sessionId);
+    if (!session || session.revokedAt !== null || session.expiresAt <= this.o.now()) return;
+    await this.logout(session.userId, session.id, ctx);
+  }
+
   /** Ends every session of the user (logout-all). */
   async logoutAll(userId: number, ctx: RequestContext): Promise<void> {
     await this.endAllSessions(userId, 'logout_all');

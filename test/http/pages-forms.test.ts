@@ -156,6 +156,43 @@ describe('the account page', () => {
   });
 });
 
+describe('signing out through the page', () => {
+  /** The sign-out form's fields, as the page rendered them. */
+  async function signOutFields(jar: CookieJar): Promise<Record<string, string>> {
+    const page = await getPage(t.app, '/account', jar);
+    const form = /<form method="post" action="\/logout">(.*?)<\/form>/s.exec(page.body)![1]!;
+    return Object.fromEntries([...form.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+  }
+  const refreshWith = (refreshToken: string) => t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: refreshToken } });
+
+  it('ends the session on the server even when the access cookie has lapsed (the browser no longer sends it)', async () => {
+    await register(t.app, { username: 'erin' });
+    const { jar } = await pageLogin(t.app, 'erin');
+    const fields = await signOutFields(jar);
+    const refresh = jar.get('refresh_token')!;
+    // Max-Age ran out: the browser drops access_token; the refresh cookie is never sent outside /api/v1/auth.
+    const res = await postForm(t.app, '/logout', fields, jar.without('access_token', 'refresh_token'));
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe('/login?signed_out=1');
+    expect((await refreshWith(refresh)).statusCode).toBe(401);
+    const { events } = await t.storage.audit.list({ limit: 1, offset: 0, action: 'logout' });
+    expect(events[0]).toMatchObject({ action: 'logout', outcome: 'success', userId: (await t.storage.users.findByLogin('erin'))!.id });
+  });
+
+  it('a session id without its own CSRF token (another session\'s, or none) ends nothing', async () => {
+    await register(t.app, { username: 'fern' });
+    const victim = await pageLogin(t.app, 'fern');
+    const victimSession = (await signOutFields(victim.jar)).session!;
+    const attacker = await pageLogin(t.app, 'alice');
+    const attackerFields = await signOutFields(attacker.jar);
+    const forged = await postForm(t.app, '/logout', { csrf_token: attackerFields.csrf_token!, session: victimSession }, attacker.jar.without('access_token', 'refresh_token'));
+    expect(forged.statusCode).toBe(303);
+    const bare = await postForm(t.app, '/logout', { session: victimSession }, new CookieJar());
+    expect(bare.statusCode).toBe(303);
+    expect((await refreshWith(victim.jar.get('refresh_token')!)).statusCode).toBe(200);
+  });
+});
+
 describe('the admin pages', () => {
   it('search and paging over the users; the role switch goes through the service (and is audited)', async () => {
     const { jar, csrf } = await pageLogin(t.app, 'admin');

@@ -5,6 +5,7 @@ import { Type } from 'typebox';
 import { HttpError } from '../../errors/http-error.js';
 import { issuesFromAjv } from '../../errors/validation.js';
 import { FORM_ONLY } from '../../plugins/content-types.js';
+import { csrfValid } from '../../plugins/csrf.js';
 import { clearSessionCookies } from '../../plugins/session-cookies.js';
 import { issuesToFields } from '../../pages/forms.js';
 import { loginForm, registerForm, type LoginFormState } from '../../pages/views/auth.js';
@@ -120,12 +121,24 @@ export const authPages: FastifyPluginAsync<PageRouteOptions> = async (app, optio
     return redirect(request, reply, '/login?registered=1');
   });
 
-  // Sign out without JavaScript: a form post carrying the session's CSRF token.
-  app.post('/logout', { config: FORM_POST, attachValidation: true, schema: { hide: true, body: Type.Object({ csrf_token: Token }, { additionalProperties: false }) } }, async (request, reply) => {
+  /** Only with the CSRF token bound to that session, sent in the form and held in the cookie. */
+  async function logoutLapsedSession(request: FastifyRequest): Promise<void> {
+    const sessionId = text(request.body, 'session');
+    const sent = text(request.body, 'csrf_token');
+    if (sessionId === undefined || !csrfValid(services.derivedKeys.csrf, sessionId, sent, readCookie(request, cookies.names.csrf))) return;
+    await services.sessions.logoutById(sessionId, contextOf(request));
+  }
+
+  // Sign out without JavaScript: a form post carrying the session's CSRF token, and the session's
+  // id for when the access cookie has lapsed (the refresh cookie is not sent outside /api/v1/auth):
+  // "Sign out" must end the session on the server however long the page stood open.
+  app.post('/logout', { config: FORM_POST, attachValidation: true, schema: { hide: true, body: Type.Object({ csrf_token: Token, session: Token }, { additionalProperties: false }) } }, async (request, reply) => {
     const viewer = await viewerOf(request, services);
     if (viewer) {
       checkFormCsrf(request, viewer, options);
       await services.sessions.logout(viewer.user.id, viewer.principal.sessionId!, contextOf(request));
+    } else {
+      await logoutLapsedSession(request);
     }
     clearSessionCookies(reply, cookies);
     return redirect(request, reply, '/login?signed_out=1');

@@ -125,7 +125,7 @@ export function sendPage(request: FastifyRequest, reply: FastifyReply, status: n
   if (isHtmx(request)) return reply.send((content.fragment ?? content.main).value);
   return reply.send(layout({
     nonce: reply.cspNonce, title: content.title, main: content.main, active: content.active,
-    viewer: viewer && { displayName: displayName(viewer.user), isAdmin: viewer.user.role === 'admin', csrfToken: viewer.csrfToken },
+    viewer: viewer && { displayName: displayName(viewer.user), isAdmin: viewer.user.role === 'admin', csrfToken: viewer.csrfToken, sessionId: viewer.principal.sessionId! },
     sessionExpiresIn: viewer?.expiresIn,
     ...content.layout,
   }));
