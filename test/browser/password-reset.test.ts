@@ -34,6 +34,13 @@ describe('forgot password → mailed link → new password → sign in', () => {
       const path = new URL(res.url()).pathname;
       if (path === '/reset-password') referrerPolicies.set(`${res.request().method()} ${res.status()}`, res.headers()['referrer-policy']);
     });
+    // What the reset page's document sends on (its form posts, its assets): never a Referer, which
+    // could repeat a token from its address.
+    const fromResetPage: { what: string; referer: string | undefined }[] = [];
+    page.on('request', (req) => {
+      if (new URL(req.frame().url()).pathname !== '/reset-password' || req.isNavigationRequest()) return;
+      void req.allHeaders().then((h) => fromResetPage.push({ what: `${req.method()} ${new URL(req.url()).pathname}`, referer: h.referer }));
+    });
     const newPassword = 'a freshly chosen passphrase 2026';
     await signUp(page, s.origin, { username: 'nora' });
 
@@ -79,7 +86,9 @@ describe('forgot password → mailed link → new password → sign in', () => {
     expect(await page.content()).not.toContain(token);
 
     expect([...referrerPolicies.keys()].sort()).toEqual(['GET 200', 'GET 303', 'GET 400', 'POST 200', 'POST 422']);
-    for (const policy of referrerPolicies.values()) expect(policy).toBe('no-referrer');
+    for (const policy of referrerPolicies.values()) expect(policy).toBe('strict-origin-when-cross-origin');
+    expect(fromResetPage.map((r) => r.what)).toContain('POST /reset-password');
+    expect(fromResetPage.filter((r) => r.referer), JSON.stringify(fromResetPage)).toEqual([]);
     await watch.expectClean();
     await context.close();
   });

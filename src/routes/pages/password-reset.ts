@@ -5,7 +5,7 @@
 // HTTP response"). Opening the link seals the token into an HttpOnly cookie (AES-GCM under a key
 // derived from SECRET_KEY) and redirects to the bare /reset-password, so the token also leaves the
 // address bar and history at once; the form posts with that cookie and holds no token itself.
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { decrypt, encrypt } from '../../crypto/encryption.js';
 import { ERRORS } from '../../errors/catalogue.js';
@@ -45,13 +45,11 @@ function tokenOf(value: unknown): string | undefined {
 }
 
 /**
- * The page is reached from a URL that held a token: a Referer must never repeat it (OWASP Forgot
- * Password Cheat Sheet, "Referrer-Policy: no-referrer" on the reset page). onSend, so error pages get it too.
+ * The page may be shown at a URL that holds a token (a dead link): a Referer must never repeat it
+ * (OWASP Forgot Password Cheat Sheet, "no-referrer" on the reset page). Said by the document, not by
+ * the Referrer-Policy header, which is the contract's one value on every response.
  */
-const noReferrer: onSendHookHandler = (_request, reply, payload, done) => {
-  reply.header('referrer-policy', 'no-referrer');
-  done(null, payload);
-};
+const NO_REFERRER = { layout: { referrer: 'no-referrer' } } as const;
 
 export const passwordResetPages: FastifyPluginAsync<PageRouteOptions> = async (app, options) => {
   const { services, cookies } = options;
@@ -79,13 +77,14 @@ export const passwordResetPages: FastifyPluginAsync<PageRouteOptions> = async (a
     sendPage(request, reply, status, null, { title: 'Forgot password', main: forgotForm({ csrfToken: presessionToken(request, reply, options), email, errors }) });
   const showReset = (request: FastifyRequest, reply: FastifyReply, status: number, errors?: FieldErrors) =>
     sendPage(request, reply, status, null, {
+      ...NO_REFERRER,
       title: 'Choose a new password',
       main: resetForm({ csrfToken: presessionToken(request, reply, options), errors, passwordMinLength: minLength }),
     });
   /** Unknown, expired, used, malformed or missing: one answer, and the cookie (if any) goes. */
   const showDead = (request: FastifyRequest, reply: FastifyReply) => {
     if (readCookie(request, cookieName) !== undefined) dropToken(reply);
-    return sendPage(request, reply, ERRORS.INVALID_RESET_TOKEN.status, null, { title: 'Choose a new password', main: resetLinkDead(ERRORS.INVALID_RESET_TOKEN.detail) });
+    return sendPage(request, reply, ERRORS.INVALID_RESET_TOKEN.status, null, { ...NO_REFERRER, title: 'Choose a new password', main: resetLinkDead(ERRORS.INVALID_RESET_TOKEN.detail) });
   };
 
   app.get('/forgot-password', { config: { page: true }, schema: { hide: true } }, async (request, reply) => {
@@ -108,7 +107,7 @@ export const passwordResetPages: FastifyPluginAsync<PageRouteOptions> = async (a
     return sendPage(request, reply, 200, null, { title: 'Check your email', main: forgotSent() });
   });
 
-  app.get('/reset-password', { config: { page: true }, onSend: noReferrer, schema: { hide: true } }, async (request, reply) => {
+  app.get('/reset-password', { config: { page: true }, schema: { hide: true } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     if (query.token !== undefined) {
       // The link from the mail: keep its token in the cookie, take it out of the URL.
@@ -122,7 +121,7 @@ export const passwordResetPages: FastifyPluginAsync<PageRouteOptions> = async (a
     return showReset(request, reply, 200);
   });
 
-  app.post('/reset-password', { config: FORM_POST, onSend: noReferrer, attachValidation: true, schema: { hide: true, body: ResetForm } }, async (request, reply) => {
+  app.post('/reset-password', { config: FORM_POST, attachValidation: true, schema: { hide: true, body: ResetForm } }, async (request, reply) => {
     const token = heldToken(request);
     if (!token) return showDead(request, reply);
     if (!presessionValid(request, options)) return showReset(request, reply, 403, { _form: EXPIRED_FORM });
