@@ -2,6 +2,7 @@
 // X-Forwarded-For / X-Forwarded-Proto only when the peer is a proxy TRUST_PROXY names.
 // Fastify's own trustProxy no longer honours a hop count, so the trust decision is made here.
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import fp from 'fastify-plugin';
 import proxyaddr from 'proxy-addr';
@@ -40,9 +41,20 @@ function normalise(address: string): string {
   return bare.startsWith('::ffff:') && bare.includes('.') ? bare.slice(7) : bare;
 }
 
+/**
+ * The first untrusted hop, as proxyaddr walks X-Forwarded-For from the socket. A hop that is not an
+ * IP address (`garbage`, `unknown`, an obfuscated RFC 7239 name) is no client's address: each spelling
+ * would be a fresh rate-limit budget. Then the nearest address that is one — the proxy that wrote it —
+ * stands for the client, so such requests share that proxy's budget.
+ */
 export function clientIpOf(req: IncomingMessage, trust: TrustFunction): string {
   if (!req.socket?.remoteAddress) return 'unknown';
-  return normalise(proxyaddr(req, trust));
+  const chain = proxyaddr.all(req, trust);
+  for (let i = chain.length - 1; i >= 0; i -= 1) {
+    const address = normalise(chain[i]!);
+    if (isIP(address) !== 0) return address;
+  }
+  return normalise(req.socket.remoteAddress);
 }
 
 export function schemeOf(req: IncomingMessage, trust: TrustFunction): 'http' | 'https' {

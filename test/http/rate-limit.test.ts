@@ -362,6 +362,17 @@ for (const backend of stateBackends) {
       }
     });
 
+    it('a forwarded value that is no IP address is no client: every such spelling shares the proxy\'s one budget', async () => {
+      for (let i = 0; i < AUTH; i++) {
+        const res = await AUTH_ROUTES.token!.send(t.app, PROXY, { 'x-forwarded-for': `garbage${i}` });
+        expect(res.statusCode).toBe(200);
+      }
+      expectRefused(await AUTH_ROUTES.token!.send(t.app, PROXY, { 'x-forwarded-for': 'unknown' }), AUTH);
+      expectRefused(await AUTH_ROUTES.token!.send(t.app, PROXY, { 'x-forwarded-for': '_hidden, ' }), AUTH);
+      // A real client behind the proxy still has its own.
+      expect((await AUTH_ROUTES.token!.send(t.app, PROXY, { 'x-forwarded-for': '198.51.100.50' })).statusCode).toBe(200);
+    });
+
     it('an untrusted peer sending X-Forwarded-For is counted as itself', async () => {
       const peer = '10.99.0.2';
       for (let i = 0; i < AUTH; i++) await AUTH_ROUTES.token!.send(t.app, peer, { 'x-forwarded-for': `198.51.100.${30 + i}` });
