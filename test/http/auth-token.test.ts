@@ -100,13 +100,14 @@ for (const target of databaseTargets) {
       expect(ok.statusCode, ok.body).toBe(200);
       expect(ok.json()).toMatchObject({ token_type: 'bearer', access_token: expect.any(String), refresh_token: expect.any(String) });
       expect(ok.headers['cache-control']).toBe('no-store');
-      // The same answers as the urlencoded form: a wrong password, a missing field, an unknown one.
+      // The same answers as the urlencoded form: a wrong password, a missing field, an unknown one (ignored).
       const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('username', 'alice'), field('password', 'not it at all')]) });
       expect(wrong.statusCode).toBe(401);
       const missing = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('username', 'alice')]) });
       expect(missing.json()).toEqual({ detail: [{ loc: ['body', 'password'], msg: 'Field required', type: 'missing' }] });
       const extra = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('username', 'alice'), field('password', PASSWORD), field('role', 'admin')]) });
-      expect(extra.statusCode).toBe(422);
+      expect(extra.statusCode).toBe(200);
+      expect(extra.json().scope).toBe('profile:read profile:write');
       // A file is no field: refused, no tokens.
       const file = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...multipart([field('username', 'alice'), field('password', PASSWORD), 'Content-Disposition: form-data; name="password"; filename="p.txt"\r\nContent-Type: text/plain\r\n\r\nxyz']) });
       expect(file.statusCode).toBeGreaterThanOrEqual(400);
@@ -164,6 +165,22 @@ for (const target of databaseTargets) {
     it('grant_type may be omitted (FastAPI\'s OAuth2PasswordRequestForm makes it optional)', async () => {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...form({ username: 'alice', password: PASSWORD }) });
       expect(res.statusCode, res.body).toBe(200);
+    });
+
+    it('unrecognised parameters are ignored (RFC 6749 §3.2), and none is applied: role=admin grants a user nothing more', async () => {
+      const res = await t.app.inject({
+        method: 'POST', url: '/api/v1/auth/token',
+        ...form({ username: 'alice', password: PASSWORD, audience: 'https://api.example.com', nonce: 'n-0S6_WzA2Mj', role: 'admin', is_superuser: 'true' }),
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      const body = res.json<TokenPair>();
+      expect(body.scope).toBe('profile:read profile:write');
+      expect(decodeJwt(body.access_token).payload).toMatchObject({ roles: ['user'] });
+      const admin = await t.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(body.access_token) });
+      expect(admin.statusCode).toBe(403);
+      // A parameter sent twice is still refused (§3.2: "MUST NOT be included more than once").
+      const twice = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: `username=alice&password=${encodeURIComponent(PASSWORD)}&password=x`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(twice.statusCode).toBe(422);
     });
 
     it('every login is a new session: new sid, new refresh token, new jti', async () => {

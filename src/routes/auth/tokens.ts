@@ -37,7 +37,10 @@ const TokenForm = Type.Object({
   // Sent (usually empty) by generic OAuth2 clients such as the docs page; public clients need none.
   client_id: Type.Optional(Type.String({ maxLength: 200, default: '' })),
   client_secret: Type.Optional(Type.String({ maxLength: 200, default: '' })),
-}, { additionalProperties: false });
+  // RFC 6749 §3.2: "The authorization server MUST ignore unrecognized request parameters" (OAuth2
+  // clients add `audience`, `resource`, `nonce`…), as FastAPI's OAuth2PasswordRequestForm does.
+  // Nothing here is assigned from the form, so an ignored `role=admin` is applied nowhere.
+}, { additionalProperties: true });
 
 const TOKEN_RESPONSES = { 200: TokenOut, 400: Detail, 401: Detail, 403: Detail, 422: ValidationErrorOut, 429: Detail };
 
