@@ -15,21 +15,30 @@ export function scopesForRole(role: Role): Scope[] {
 }
 
 /**
- * Grants the requested scopes that the role allows; all of them when none are requested.
+ * A session granted every scope its role allows (none was asked for: browser sign-ins, the token
+ * endpoint without `scope`) follows the role: once promoted, its next refresh carries the new role's
+ * scopes too, as its `roles` claim does. Stored as the session's scope; no scope name is `*`.
+ */
+export const EVERY_SCOPE_OF_ROLE = '*';
+export type ScopeGrant = readonly Scope[] | typeof EVERY_SCOPE_OF_ROLE;
+
+/**
+ * Grants the requested scopes that the role allows; all of them (as the role has them then) when none are requested.
  * An unknown scope is an error (RFC 6749 §5.2 invalid_scope); a known one above the role is
  * simply not granted (§3.3: the server may issue fewer scopes than requested).
  */
-export function grantScopes(requested: string | undefined, role: Role): Scope[] {
+export function grantScopes(requested: string | undefined, role: Role): ScopeGrant {
   const allowed = scopesForRole(role);
   const names = (requested ?? '').split(' ').filter(Boolean);
-  if (names.length === 0) return allowed;
+  if (names.length === 0) return EVERY_SCOPE_OF_ROLE;
   const unknown = names.filter((n) => !isScope(n));
   if (unknown.length > 0) throw new HttpError('INVALID_SCOPE', { extra: { error: 'invalid_scope' } });
   return allowed.filter((s) => names.includes(s));
 }
 
-/** Scopes a session keeps when its tokens are refreshed: narrowed if the role lost some since. */
+/** Scopes a session holds when its tokens are issued: narrowed if the role lost some since. */
 export function currentScopes(granted: string, role: Role): Scope[] {
   const allowed = scopesForRole(role);
+  if (granted === EVERY_SCOPE_OF_ROLE) return allowed;
   return granted.split(' ').filter((s): s is Scope => (allowed as string[]).includes(s));
 }

@@ -11,7 +11,7 @@ import type { RevocationStore } from '../limits/revocations.js';
 import type { Session, SessionKind, Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
 import type { RequestContext } from './context.js';
-import { currentScopes } from './scopes.js';
+import { currentScopes, EVERY_SCOPE_OF_ROLE, type ScopeGrant } from './scopes.js';
 
 const DAY = 86_400_000;
 
@@ -65,10 +65,10 @@ export class SessionService {
   constructor(private readonly o: SessionServiceOptions) {}
 
   /** A new session for a user who just proved who they are. */
-  async start(user: User, kind: SessionKind, scopes: readonly string[], ctx: RequestContext): Promise<IssuedTokens> {
+  async start(user: User, kind: SessionKind, scopes: ScopeGrant, ctx: RequestContext): Promise<IssuedTokens> {
     const now = this.o.now();
     const refreshToken = randomToken();
-    const scope = scopes.join(' ');
+    const scope = scopes === EVERY_SCOPE_OF_ROLE ? scopes : scopes.join(' ');
     const session = await this.o.storage.transaction(async (repos) => {
       const created = await repos.sessions.create({
         id: randomBytes(16).toString('base64url'), userId: user.id, kind, createdAt: now,

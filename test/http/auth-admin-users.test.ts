@@ -98,14 +98,20 @@ for (const target of databaseTargets) {
     describe('PATCH /admin/users/{id}', () => {
       it('role change: 200 with the user JSON, audited, and the user\'s old token refused at once', async () => {
         const before = await tokenFor(t.app, 'alice');
+        const asked = await tokenFor(t.app, 'alice', undefined, { scope: 'profile:read' });
         const res = await update(ids.alice!, { role: 'admin' });
         expect(res.statusCode, res.body).toBe(200);
         expect(res.json()).toMatchObject({ id: ids.alice, username: 'alice', role: 'admin', is_active: true });
         expectInvalidToken(await me(t.app, before.access_token));
-        // The session lives: a refresh gives a token with the new role.
+        // The session lives: a refresh gives a token of the new role. A session granted every scope of
+        // its role follows the role, scopes too; one that asked for less keeps what it asked for.
         const next = await refresh(t.app, before.refresh_token);
         expect(next.statusCode).toBe(200);
-        expect((await list('', next.json().access_token)).statusCode).toBe(403);
+        expect(next.json().scope.split(' ').sort()).toEqual(['admin', 'profile:read', 'profile:write']);
+        expect((await list('', next.json().access_token)).statusCode).toBe(200);
+        const narrow = await refresh(t.app, asked.refresh_token);
+        expect(narrow.json().scope).toBe('profile:read');
+        expect((await list('', narrow.json().access_token)).statusCode).toBe(403);
         const fresh = await tokenFor(t.app, 'alice');
         expect((await list('', fresh.access_token)).statusCode).toBe(200);
         const { events } = await t.storage.audit.list({ limit: 5, offset: 0, action: 'user.role_change', userId: ids.alice });

@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import { csrfTokenFor } from '../../plugins/csrf.js';
 import { setSessionCookies, type SessionCookieSettings } from '../../plugins/session-cookies.js';
 import type { Services } from '../../services/index.js';
-import { scopesForRole } from '../../services/scopes.js';
+import { EVERY_SCOPE_OF_ROLE } from '../../services/scopes.js';
 import type { IssuedTokens } from '../../services/sessions.js';
 import { contextOf } from '../context.js';
 import { Detail, UserOut, ValidationErrorOut, userJson } from '../schemas.js';
@@ -42,7 +42,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (ap
   }, async (request, reply) => {
     const ctx = contextOf(request);
     const user = await services.authentication.authenticate(request.body.username, request.body.password, request.body.otp, ctx);
-    const issued = await services.sessions.start(user, 'browser', scopesForRole(user.role), ctx);
+    const issued = await services.sessions.start(user, 'browser', EVERY_SCOPE_OF_ROLE, ctx);
     const csrf_token = deliverToBrowser(reply, options, issued);
     return { user: userJson(issued.user), csrf_token };
   });

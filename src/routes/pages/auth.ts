@@ -9,7 +9,7 @@ import { csrfValid } from '../../plugins/csrf.js';
 import { clearSessionCookies } from '../../plugins/session-cookies.js';
 import { issuesToFields } from '../../pages/forms.js';
 import { loginForm, registerForm, type LoginFormState } from '../../pages/views/auth.js';
-import { scopesForRole } from '../../services/scopes.js';
+import { EVERY_SCOPE_OF_ROLE } from '../../services/scopes.js';
 import { deliverToBrowser } from '../auth/login.js';
 import { contextOf } from '../context.js';
 import { Email, FullName, Password, Username } from '../schemas.js';
@@ -72,7 +72,7 @@ export const authPages: FastifyPluginAsync<PageRouteOptions> = async (app, optio
     try {
       const ctx = contextOf(request);
       const user = await services.authentication.authenticate(username, text(body, 'password') ?? '', otp, ctx);
-      const issued = await services.sessions.start(user, 'browser', scopesForRole(user.role), ctx);
+      const issued = await services.sessions.start(user, 'browser', EVERY_SCOPE_OF_ROLE, ctx);
       deliverToBrowser(reply, options, issued);
       return redirect(request, reply, next);
     } catch (err) {
