@@ -42,3 +42,16 @@ export function currentScopes(granted: string, role: Role): Scope[] {
   if (granted === EVERY_SCOPE_OF_ROLE) return allowed;
   return granted.split(' ').filter((s): s is Scope => (allowed as string[]).includes(s));
 }
+
+/**
+ * RFC 6749 §6: a refresh may ask for the scopes its session holds or fewer (that access token only;
+ * the session keeps its grant), never more — `invalid_scope`, checked before the token rotates.
+ */
+export function narrowScopes(held: readonly Scope[], requested: string | undefined): Scope[] {
+  const names = (requested ?? '').split(' ').filter(Boolean);
+  if (names.length === 0) return [...held];
+  if (names.some((n) => !(held as readonly string[]).includes(n))) {
+    throw new HttpError('INVALID_SCOPE', { detail: 'Scope not granted to this session', extra: { error: 'invalid_scope' } });
+  }
+  return held.filter((s) => names.includes(s));
+}

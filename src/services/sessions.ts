@@ -11,7 +11,7 @@ import type { RevocationStore } from '../limits/revocations.js';
 import type { Session, SessionKind, Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
 import type { RequestContext } from './context.js';
-import { currentScopes, EVERY_SCOPE_OF_ROLE, type ScopeGrant } from './scopes.js';
+import { currentScopes, EVERY_SCOPE_OF_ROLE, narrowScopes, type ScopeGrant } from './scopes.js';
 
 const DAY = 86_400_000;
 
@@ -58,6 +58,13 @@ function invalidRefresh(): HttpError {
 /** Rotations whose arrival count is kept, newest last; a racing refresh is at most seconds behind. */
 const MAX_REMEMBERED_ROTATIONS = 10_000;
 
+export interface RefreshOptions {
+  /** Cookie refreshes check their CSRF token against the session before anything changes. */
+  readonly checkSession?: (session: Session) => void;
+  /** The token endpoint's `scope`: the session's scopes or fewer for this access token (RFC 6749 §6). */
+  readonly scope?: string;
+}
+
 export class SessionService {
   /** Token hash → how many requests had arrived when this process set out to rotate it. */
   private readonly rotations = new Map<string, number>();
@@ -101,7 +108,7 @@ export class SessionService {
    * (reuse detection) — unless this request arrived before the rotation happened: that is two
    * concurrent refreshes from one client, and the loser is refused without logging the user out.
    */
-  async refresh(refreshToken: string, ctx: RequestContext, checkSession?: (session: Session) => void): Promise<IssuedTokens> {
+  async refresh(refreshToken: string, ctx: RequestContext, { checkSession, scope }: RefreshOptions = {}): Promise<IssuedTokens> {
     if (refreshToken.length < 20 || refreshToken.length > 200) throw invalidRefresh();
     const now = this.o.now();
     const tokenHash = keyedHash(this.o.refreshKey, refreshToken);
@@ -120,6 +127,7 @@ export class SessionService {
     if (stored.expiresAt <= now) throw invalidRefresh();
     const user = await this.o.storage.users.findById(session.userId);
     if (!user || !user.isActive) throw invalidRefresh();
+    const scopes = narrowScopes(currentScopes(session.scope, user.role), scope);
 
     // Two refreshes a client fired at once (two tabs) reach the server microseconds apart; on SQLite
     // the first would rotate before the second is even read, and the second would look like a
@@ -145,7 +153,7 @@ export class SessionService {
     // Lost a race with a concurrent refresh of the same token: refuse, but leave the session alive.
     // (The entry stays: the winner's rotation is the one it describes, give or take this request.)
     if (!rotated) throw invalidRefresh();
-    return this.issue(user, session, next);
+    return this.issue(user, session, next, scopes);
   }
 
   /**
@@ -223,8 +231,8 @@ export class SessionService {
     await this.o.revocations.revokeSessions(sessionIds);
   }
 
-  private async issue(user: User, session: Session, refreshToken: string): Promise<IssuedTokens> {
-    const scope = currentScopes(session.scope, user.role).join(' ');
+  private async issue(user: User, session: Session, refreshToken: string, scopes = currentScopes(session.scope, user.role)): Promise<IssuedTokens> {
+    const scope = scopes.join(' ');
     const { token, claims } = await this.o.tokens.issue({
       userId: user.id, sessionId: session.id, roles: [user.role], scope, authzVersion: user.authzVersion,
       // A session never outlives SESSION_MAX_DAYS, and neither does an access token of it.

@@ -208,6 +208,31 @@ for (const target of databaseTargets) {
         expect(get.json()).toEqual({ detail: 'Insufficient scope' });
       });
 
+      it('a refresh may ask for fewer scopes than its session holds, never more (RFC 6749 §6): 400 invalid_scope, and the token lives on', async () => {
+        const read = await tokenFor(t.app, 'alice', PASSWORD, { scope: 'profile:read' });
+        const refreshGrant = (refresh_token: string, scope?: string) => t.app.inject({
+          method: 'POST', url: '/api/v1/auth/token', ...form({ grant_type: 'refresh_token', refresh_token, ...(scope === undefined ? {} : { scope }) }),
+        });
+        for (const scope of ['profile:read profile:write', 'profile:write', 'admin', 'profile:delete']) {
+          const more = await refreshGrant(read.refresh_token, scope);
+          expect(more.statusCode, scope).toBe(400);
+          expect(more.json()).toMatchObject({ error: 'invalid_scope' });
+          expect(more.body).not.toContain('access_token');
+        }
+        // Refused before rotating: the same refresh token still works, with the session's grant.
+        const same = await refreshGrant(read.refresh_token, 'profile:read');
+        expect(same.statusCode, same.body).toBe(200);
+        expect(same.json().scope).toBe('profile:read');
+
+        const full = await tokenFor(t.app, 'alice');
+        const narrowed = await refreshGrant(full.refresh_token, 'profile:read');
+        expect(narrowed.json().scope).toBe('profile:read');
+        expect(decodeJwt(narrowed.json().access_token).payload.scope).toBe('profile:read');
+        // The session keeps its grant: omitted, the scope is the one originally granted.
+        const again = await refreshGrant(narrowed.json().refresh_token);
+        expect(again.json().scope).toBe('profile:read profile:write');
+      });
+
       it('an unknown scope is 400 invalid_scope and no tokens', async () => {
         for (const scope of ['profile:delete', 'profile:read superuser', 'ADMIN']) {
           const res = await login(t.app, 'alice', PASSWORD, { scope });

@@ -31,7 +31,7 @@ const TokenForm = Type.Object({
   grant_type: Type.Optional(Type.String({ maxLength: 50, default: 'password', description: '`password` or `refresh_token`' })),
   username: Type.Optional(Type.String({ maxLength: 320 })),
   password: Type.Optional(Type.String({ maxLength: 1024 })),
-  scope: Type.Optional(Type.String({ maxLength: 500, default: '', description: 'space-separated; empty: every scope the role allows' })),
+  scope: Type.Optional(Type.String({ maxLength: 500, default: '', description: 'space-separated; empty: every scope the role allows (password grant) or the session holds (refresh grant, which may ask for fewer, never more)' })),
   otp: Type.Optional(Type.String({ maxLength: 64, default: '' })),
   refresh_token: Type.Optional(Type.String({ maxLength: REFRESH_FIELD_MAX, default: '' })),
   // Sent (usually empty) by generic OAuth2 clients such as the docs page; public clients need none.
@@ -80,7 +80,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (ap
     const grant = form.grant_type || 'password';
     if (grant === 'refresh_token') {
       if (!form.refresh_token) throw missing('refresh_token');
-      return sendTokens(reply, await services.sessions.refresh(form.refresh_token, ctx));
+      return sendTokens(reply, await services.sessions.refresh(form.refresh_token, ctx, { scope: form.scope }));
     }
     if (grant !== 'password') throw new HttpError('UNSUPPORTED_GRANT_TYPE', { extra: { error: 'unsupported_grant_type' } });
     const { username, password } = form;
@@ -107,10 +107,12 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (ap
     const fromCookie = readCookie(request, cookies.names.refresh);
     if (!fromCookie) throw new HttpError('INVALID_REFRESH_TOKEN', { extra: { error: 'invalid_grant' } });
     const sent = request.headers[CSRF_HEADER];
-    const issued = await services.sessions.refresh(fromCookie, contextOf(request), (session) => {
-      if (!csrfValid(services.derivedKeys.csrf, session.id, typeof sent === 'string' ? sent : undefined, readCookie(request, cookies.names.csrf))) {
-        throw new HttpError('CSRF_FAILED');
-      }
+    const issued = await services.sessions.refresh(fromCookie, contextOf(request), {
+      checkSession: (session) => {
+        if (!csrfValid(services.derivedKeys.csrf, session.id, typeof sent === 'string' ? sent : undefined, readCookie(request, cookies.names.csrf))) {
+          throw new HttpError('CSRF_FAILED');
+        }
+      },
     });
     // The refresh token stays in its HttpOnly cookie: page scripts never see it.
     const csrf_token = deliverToBrowser(reply, options, issued);
