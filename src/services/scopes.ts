@@ -14,6 +14,11 @@ export function scopesForRole(role: Role): Scope[] {
   return role === 'admin' ? [...SCOPES] : ['profile:read', 'profile:write'];
 }
 
+/** The names in a space-separated `scope` parameter (RFC 6749 §3.3); empty when none was sent. */
+function scopeNames(requested: string | undefined): string[] {
+  return (requested ?? '').split(' ').filter(Boolean);
+}
+
 /**
  * A session granted every scope its role allows (none was asked for: browser sign-ins, the token
  * endpoint without `scope`) follows the role: once promoted, its next refresh carries the new role's
@@ -29,7 +34,7 @@ export type ScopeGrant = readonly Scope[] | typeof EVERY_SCOPE_OF_ROLE;
  */
 export function grantScopes(requested: string | undefined, role: Role): ScopeGrant {
   const allowed = scopesForRole(role);
-  const names = (requested ?? '').split(' ').filter(Boolean);
+  const names = scopeNames(requested);
   if (names.length === 0) return EVERY_SCOPE_OF_ROLE;
   const unknown = names.filter((n) => !isScope(n));
   if (unknown.length > 0) throw new HttpError('INVALID_SCOPE', { extra: { error: 'invalid_scope' } });
@@ -48,7 +53,7 @@ export function currentScopes(granted: string, role: Role): Scope[] {
  * the session keeps its grant), never more — `invalid_scope`, checked before the token rotates.
  */
 export function narrowScopes(held: readonly Scope[], requested: string | undefined): Scope[] {
-  const names = (requested ?? '').split(' ').filter(Boolean);
+  const names = scopeNames(requested);
   if (names.length === 0) return [...held];
   if (names.some((n) => !(held as readonly string[]).includes(n))) {
     throw new HttpError('INVALID_SCOPE', { detail: 'Scope not granted to this session', extra: { error: 'invalid_scope' } });
