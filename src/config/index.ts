@@ -5,7 +5,7 @@ import { resolve, join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import {
   ConfigValueError, isLoopbackOrigin, parseEnum, parseInteger, parseOrigin, parseRateLimit,
-  parseTrustProxy, parseUrl, type RateLimit, type TrustProxy,
+  parseRedisUrl, parseTrustProxy, parseUrl, type RateLimit, type TrustProxy,
 } from './parsers.js';
 import { loadOrCreateDevSecret, secretKeyWeakness } from './secret-key.js';
 import { readExternalIssuers, type ExternalIssuer } from '../federation/config.js';
@@ -154,7 +154,7 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
     if (!/^postgres(ql)?:/.test(raw)) throw new ConfigValueError('must start with sqlite: or postgres:// (or postgresql://)');
     return parseUrl(raw, ['postgres:', 'postgresql:'], false);
   });
-  const redisUrl = read<string | undefined>('REDIS_URL', undefined, (raw) => parseUrl(raw, ['redis:', 'rediss:']));
+  const redisUrl = read<string | undefined>('REDIS_URL', undefined, parseRedisUrl);
   const redisKeyPrefix = read('REDIS_KEY_PREFIX', 'gatehouse:', (raw) => {
     if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(raw)) throw new ConfigValueError('must be 1–64 characters of letters, digits and :_.-');
     return raw;

@@ -127,3 +127,16 @@ export function parseUrl(raw: string, schemes: readonly string[], requireHost = 
   if (requireHost && url.hostname === '') throw new ConfigValueError(`must name a host (${schemes[0]}//host:port)`);
   return raw.trim();
 }
+
+/**
+ * A Redis URL whose path, if any, is a database number: `redis://host/abc` would otherwise connect
+ * to database 0, another deployment's, and share its keys.
+ */
+export function parseRedisUrl(raw: string): string {
+  const url = parseUrl(raw, ['redis:', 'rediss:']);
+  const path = new URL(url).pathname;
+  if (path !== '' && path !== '/' && !/^\/(?:0|[1-9]\d{0,3})$/.test(path)) {
+    throw new ConfigValueError(`names database "${path.slice(1)}"; the path must be a database number (redis://host:6379/0)`);
+  }
+  return url;
+}

@@ -9,7 +9,25 @@ const PLACEHOLDERS = [
   'changeme', 'change-me', 'change_me', 'changethis', 'change-this', 'change_this',
   'your-secret', 'your_secret', 'yoursecret', 'secret-key-here', 'secret_key_here',
   'placeholder', 'example', 'insecure', 'notsecret', 'not-secret', 'default', 'password', 'xxxxxxxx',
+  'super-secret', 'super_secret', 'supersecret', 'secret-key', 'secret_key', 'secretkey', 'my-secret', 'my_secret', 'mysecret',
 ];
+
+/**
+ * Eight characters or more in alphabet or digit order (`abcdefgh`, `12345678`, `hgfedcba`): typed,
+ * not drawn. A random 64-digit hex key holds such a run with odds of about one in two million
+ * (base64: far fewer), so no generated key is refused for it.
+ */
+function hasConsecutiveRun(value: string, length = 8): boolean {
+  let up = 1;
+  let down = 1;
+  for (let i = 1; i < value.length; i += 1) {
+    const step = value.charCodeAt(i) - value.charCodeAt(i - 1);
+    up = step === 1 ? up + 1 : 1;
+    down = step === -1 ? down + 1 : 1;
+    if (up >= length || down >= length) return true;
+  }
+  return false;
+}
 
 /** Keys published in tutorials (FastAPI's OAuth2/JWT tutorial): random-looking, and known to everyone. */
 const PUBLISHED_KEYS = new Set(['09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7']);
@@ -60,6 +78,9 @@ export function secretKeyWeakness(value: string): string | null {
   // estimate below misses it; a key that is a repetition holds only its period's entropy.
   if (estimatedEntropyBits(value) < MIN_ESTIMATED_BITS || /^([\s\S]{1,64}?)\1+$/.test(value)) {
     return 'is too predictable (repeated characters or words); generate one with `openssl rand -base64 48`';
+  }
+  if (hasConsecutiveRun(value)) {
+    return 'is too predictable (a run of consecutive characters such as "abcdefgh" or "12345678"); generate one with `openssl rand -base64 48`';
   }
   return null;
 }

@@ -217,6 +217,9 @@ describe('a bad value is exactly one line that starts with its variable', () => 
     ['SMTP_URL', 'http://mail.example.com'],
     ['SMTP_URL', 'smtp://'],
     ['REDIS_URL', 'redis://'],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/abc'],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/-1'],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/0/extra'],
     ['LOG_LEVEL', 'loud'],
     ['MAX_BODY_BYTES', 'lots'],
   ];
@@ -272,6 +275,9 @@ describe('production refusals', () => {
     ['24 random bytes in base64 (32 characters, 192 bits)', randomBytes(24).toString('base64')],
     ['32 random characters of [a-z0-9] (about 165 bits)', Array.from(randomBytes(32), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('')],
     ['31 random bytes in hex (248 bits)', randomBytes(31).toString('hex')],
+    ['the alphabet in order (every character distinct)', 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'],
+    ['a passphrase ending in a digit run', 'my-super-secret-key-for-production-use-only-1234567890'],
+    ['a long random-looking key with a typed run in it', `${randomBytes(24).toString('base64url')}-qrstuvwxyz`],
     ['the example key of FastAPI\'s JWT tutorial', '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7'],
   ] as const) {
     it(`refuses a weak SECRET_KEY (${why}) without echoing it`, () => {
