@@ -1,7 +1,10 @@
 // serve: load config, open and migrate storage, listen, and drain on SIGTERM.
+import { accessSync, constants } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { GatehouseApp } from './app.js';
 import { ConfigError, loadConfig, type Env } from './config/index.js';
+import { makeDirectory } from './config/make-directory.js';
 
 /** How long SIGTERM waits for in-flight requests before closing what is left. */
 const DRAIN_TIMEOUT_MS = 25_000;
@@ -20,6 +23,17 @@ export async function startServer(env: Env): Promise<Running> {
   const [{ buildApp }, { openStorage }, { ensureFirstSuperuser }] = await Promise.all([
     import('./app.js'), import('./storage/index.js'), import('./services/bootstrap.js'),
   ]);
+  // Without SMTP_URL every mail is a file in DATA_DIR/outbox: a directory that cannot be written
+  // would lose each reset mail after its 202, so the start is refused instead.
+  if (!config.smtpUrl) {
+    try {
+      const outbox = join(config.dataDir, 'outbox');
+      makeDirectory(outbox);
+      accessSync(outbox, constants.W_OK);
+    } catch (err) {
+      throw new StartupFault('DATA_DIR (the mail outbox, while SMTP_URL is unset)', err);
+    }
+  }
   // Which variable to check, for the one line a failed start prints.
   const storageVariable = env.DATABASE_URL ? 'DATABASE_URL' : 'DATA_DIR';
   const storage = await openStorage(config.databaseUrl).catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -262,6 +263,12 @@ describe('a refused start', () => {
     { name: 'DATA_DIR that is a file', env: { DATA_DIR: '/etc/passwd' }, variable: 'DATA_DIR' },
     // Node's recursive mkdir spins forever here; the refusal must still come, within the bound.
     { name: 'DATA_DIR under /proc', env: { DATA_DIR: '/proc/gatehouse-test' }, variable: 'DATA_DIR' },
+    // The database elsewhere and the key given: DATA_DIR is still where mail goes without SMTP_URL.
+    {
+      name: 'DATA_DIR where the mail outbox cannot be made',
+      env: { DATA_DIR: '/proc/gatehouse-test', SECRET_KEY: 'M4yVdiRueoCLyKu3R1wFeUbDr6hKVNIvyLRzwrqLGI+ysIkyu2dbF/2bFC4Dvtyc', DATABASE_URL: `sqlite:${join(tmpdir(), `gatehouse-outbox-test-${process.pid}.db`)}` },
+      variable: 'DATA_DIR',
+    },
     { name: 'DATABASE_URL of another kind of database', env: { DATABASE_URL: 'mysql://db.example/gatehouse' }, variable: 'DATABASE_URL' },
     { name: 'a SQLite DATABASE_URL where no file can be made', env: { DATABASE_URL: 'sqlite:/proc/gatehouse-test/g.db' }, variable: 'DATABASE_URL' },
   ];
