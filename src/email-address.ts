@@ -2,6 +2,8 @@
 // identities): one shape, and the lengths RFC 5321 §4.5.3.1 allows (a local part of at most 64
 // octets, a path of at most 256, so an address of at most 254), as FastAPI's EmailStr judges them.
 
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+
 export const MAX_EMAIL_LENGTH = 254;
 export const MAX_EMAIL_LOCAL_PART = 64;
 
@@ -9,8 +11,12 @@ export function withinEmailLengths(address: string): boolean {
   return address.length <= MAX_EMAIL_LENGTH && address.lastIndexOf('@') <= MAX_EMAIL_LOCAL_PART;
 }
 
-/** Something@domain.tld, no whitespace: the API's schemas check the full `email` format on top. */
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/**
+ * The API schemas' `email` format (ajv-formats, full mode), so the CLI, start-up bootstrap and
+ * federated identities accept exactly the addresses registration does: no `example.com.` or
+ * `-example.com`, which a loose something@domain.tld shape let through.
+ */
+const EMAIL_SHAPE = fullFormats.email as RegExp;
 
 export function isEmailAddress(address: string): boolean {
   return withinEmailLengths(address) && EMAIL_SHAPE.test(address);

@@ -67,8 +67,9 @@ export class UserService {
 
   async register(input: Registration, role: Role = 'user'): Promise<User> {
     // The API's schema checks these too; this covers the CLI and start-up bootstrap.
-    if (!USERNAME.test(input.username)) throw invalid(['body', 'username'], `String should match pattern '${USERNAME_PATTERN}'`, 'string_pattern_mismatch');
+    // The email first: the CLI derives the username from it, and a bad address is the thing to name.
     if (!isEmailAddress(input.email)) throw invalid(['body', 'email'], 'value is not a valid email address');
+    if (!USERNAME.test(input.username)) throw invalid(['body', 'username'], `String should match pattern '${USERNAME_PATTERN}'`, 'string_pattern_mismatch');
     this.checkPassword(input.password, input, 'password');
     const passwordHash = await this.o.hasher.hash(input.password);
     return this.o.storage.users.create({

@@ -221,6 +221,12 @@ describe('gatehouse create-admin', () => {
     expect(await within(short.exit, 'create-admin')).not.toBe(0);
     expect(short.output()).toMatch(/^gatehouse: email\/username: username is invalid/m);
     expect(short.output()).not.toContain(ADMIN_PASSWORD);
+    // The address is judged as registration judges it, and named when it is the fault.
+    for (const email of ['not-an-email', 'adm@example.com.', 'adm@-example.com']) {
+      const bad = run(process.execPath, [BIN, 'create-admin', '--email', email, '--password-stdin'], { SECRET_KEY: TEST_SECRET, ...e.env }, `${ADMIN_PASSWORD}\n`);
+      expect(await within(bad.exit, 'create-admin'), email).not.toBe(0);
+      expect(bad.output()).toMatch(/^gatehouse: email\/username: email is invalid/m);
+    }
     const after = await e.storage();
     opened.push(after);
     expect((await after.users.findByLogin('taken'))?.role).toBe('user');
