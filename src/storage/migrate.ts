@@ -3,7 +3,7 @@
 // transaction (its adapter claims no transactional DDL), so two processes could both see an empty
 // history and both apply 001. We hold the database's write lock (BEGIN IMMEDIATE) for the whole run
 // instead: the second runner waits, then finds everything applied. A failed migration rolls back.
-import { Migrator, sql, type MigrationResultSet } from 'kysely';
+import { Migrator, sql, type MigrationResultSet, type QueryExecutorProvider } from 'kysely';
 import type { DatabaseHandle } from './database.js';
 import { migrations } from './migrations/index.js';
 
@@ -27,11 +27,31 @@ function isBusy(err: unknown): boolean {
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
-export async function migrateToLatest(handle: DatabaseHandle): Promise<MigrationReport> {
+/** How long a start waits for another runner's migration lock: a refused start exits within 20 s (contract). */
+const LOCK_WAIT_MS = 15_000;
+const LOCK_POLL_MS = 100;
+
+/**
+ * Takes the migration lock, polling: `pg_advisory_lock` would wait without end on a runner that
+ * hangs (a stuck migration elsewhere), and the start would neither listen nor exit.
+ */
+async function takeMigrationLock(conn: QueryExecutorProvider, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${ADVISORY_LOCK_KEY}) as locked`.execute(conn);
+    if (rows[0]?.locked) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`another process has held the migration lock for ${Math.round(waitMs / 1000)} s (a migration still running or stuck); try again once it ends`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+}
+
+export async function migrateToLatest(handle: DatabaseHandle, { lockWaitMs = LOCK_WAIT_MS } = {}): Promise<MigrationReport> {
   const provider = { getMigrations: async () => migrations(handle.dialect) };
   if (handle.dialect === 'postgres') {
     return handle.db.connection().execute(async (conn) => {
-      await sql`select pg_advisory_lock(${ADVISORY_LOCK_KEY})`.execute(conn);
+      await takeMigrationLock(conn, lockWaitMs);
       try {
         // Name the schema: unqualified, Kysely takes a kysely_migration table in *any* schema of the
         // database as ours and then fails to find it on the search_path.

@@ -191,3 +191,21 @@ describe.skipIf(!pgUrl)('migrations on postgres schemas', () => {
     }
   });
 });
+
+describe.skipIf(!pgUrl)('the migration lock on postgres', () => {
+  it('a runner that holds the lock too long makes a start fail with a clear error instead of waiting without end', async () => {
+    const { url } = await fresh('postgres');
+    const handle = openDatabase(url);
+    try {
+      // Another runner holding the lock (a stuck migration): released when its connection closes.
+      const held = await withAdmin(async (other) => {
+        await other.query('select pg_advisory_lock($1)', [0x6761_7465]);
+        return migrateToLatest(handle, { lockWaitMs: 300 }).then(() => 'migrated', (err: Error) => err.message);
+      });
+      expect(held).toMatch(/another process has held the migration lock/);
+      expect(await migrateToLatest(handle)).toEqual({ applied: Object.keys(migrations('postgres')) });
+    } finally {
+      await handle.close();
+    }
+  });
+});
