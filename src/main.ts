@@ -1,10 +1,8 @@
 // serve: load config, open and migrate storage, listen, and drain on SIGTERM.
-import { accessSync, constants } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import type { GatehouseApp } from './app.js';
 import { ConfigError, loadConfig, type Env } from './config/index.js';
-import { makeDirectory } from './config/make-directory.js';
+import { outboxDirectory, prepareOutbox } from './mail/outbox-directory.js';
 
 /** How long SIGTERM waits for in-flight requests before closing what is left. */
 const DRAIN_TIMEOUT_MS = 25_000;
@@ -18,22 +16,20 @@ export interface Running {
 /** Starts the server; throws ConfigError (or a storage error) when it must not start. */
 export async function startServer(env: Env): Promise<Running> {
   const { config, warnings } = loadConfig(env);
+  // Without SMTP_URL every mail is a file in DATA_DIR/outbox: a directory that cannot be written
+  // would lose each reset mail after its 202, so the start is refused instead (before anything loads).
+  if (!config.smtpUrl) {
+    try {
+      prepareOutbox(outboxDirectory(config.dataDir));
+    } catch (err) {
+      throw new StartupFault('DATA_DIR (the mail outbox, while SMTP_URL is unset)', err);
+    }
+  }
   // The app, storage drivers and services load only after the configuration passed: a refused
   // start reads the config code alone and exits in a fraction of a second.
   const [{ buildApp }, { openStorage }, { ensureFirstSuperuser }] = await Promise.all([
     import('./app.js'), import('./storage/index.js'), import('./services/bootstrap.js'),
   ]);
-  // Without SMTP_URL every mail is a file in DATA_DIR/outbox: a directory that cannot be written
-  // would lose each reset mail after its 202, so the start is refused instead.
-  if (!config.smtpUrl) {
-    try {
-      const outbox = join(config.dataDir, 'outbox');
-      makeDirectory(outbox);
-      accessSync(outbox, constants.W_OK);
-    } catch (err) {
-      throw new StartupFault('DATA_DIR (the mail outbox, while SMTP_URL is unset)', err);
-    }
-  }
   // Which variable to check, for the one line a failed start prints.
   const storageVariable = env.DATABASE_URL ? 'DATABASE_URL' : 'DATA_DIR';
   const storage = await openStorage(config.databaseUrl).catch((err: unknown) => {

@@ -1,8 +1,8 @@
 // Outgoing mail behind one small interface: SMTP when SMTP_URL is set, else an `.eml` file per
 // message under DATA_DIR/outbox (development). Both compose messages alike (compose.ts).
-import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { OutboxMailer } from './outbox.js';
+import { outboxDirectory } from './outbox-directory.js';
 import { SmtpMailer } from './smtp.js';
 
 export { composeMail, escapeHtml } from './compose.js';
@@ -24,5 +24,5 @@ export interface Mailer {
 export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom' | 'dataDir'>): Mailer {
   return config.smtpUrl
     ? new SmtpMailer({ url: config.smtpUrl, from: config.mailFrom })
-    : new OutboxMailer({ directory: join(config.dataDir, 'outbox'), from: config.mailFrom });
+    : new OutboxMailer({ directory: outboxDirectory(config.dataDir), from: config.mailFrom });
 }
