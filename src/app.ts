@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config/index.js';
+import { ConfigError, type Config } from './config/index.js';
 import { HttpError } from './errors/http-error.js';
 import { lazyChildLogger } from './logging/lazy-child.js';
 import { loggerOptions, stdoutLog } from './logging/logger.js';
@@ -20,7 +20,7 @@ import { requestId, requestIdFrom } from './plugins/request-id.js';
 import { requestLog } from './plugins/request-log.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { installValidators } from './plugins/validation.js';
-import { closeRedis, connectRedis, rateLimitGroups, redisReady, waitForRedis, type RedisConnections } from './limits/shared-state.js';
+import { closeRedis, connectRedis, rateLimitGroups, redisReady, refusedRedisDatabase, waitForRedis, type RedisConnections } from './limits/shared-state.js';
 import cookie from '@fastify/cookie';
 import { authGuard, firstOf } from './plugins/auth-guard.js';
 import { htmxOrigin } from './plugins/htmx-origin.js';
@@ -124,7 +124,15 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   const redis = deps.redis ?? (config.redisUrl ? connectRedis(config.redisUrl, (err) => app.log.warn({ err: err.message }, 'redis connection error')) : undefined);
   if (redis && !deps.redis) app.addHook('onClose', () => closeRedis(redis));
   // Start even if Redis is down (degraded, /readyz says so), but give a starting Redis a moment.
-  if (redis && !(await waitForRedis(redis, 2000))) app.log.warn('redis is not answering yet; shared limits fail closed until it does');
+  if (redis && !(await waitForRedis(redis, 2000))) {
+    // A Redis that answers but has no such database is a wrong REDIS_URL, not an outage to wait out.
+    const refusal = refusedRedisDatabase(redis);
+    if (refusal) {
+      if (!deps.redis) await closeRedis(redis);
+      throw new ConfigError([`REDIS_URL: that Redis server has no database by this number ("${refusal}"); choose one below its "databases" setting`]);
+    }
+    app.log.warn('redis is not answering yet; shared limits fail closed until it does');
+  }
   await app.register(cors, { allowedOrigins: config.allowedOrigins });
   await app.register(rateLimit, { groups: rateLimitGroups(config, redis, config.redisKeyPrefix) });
   await app.register(contentTypes);

@@ -37,12 +37,29 @@ export function redisOptions(): RedisOptions {
 /** How often each connection proves it is alive. */
 const HEARTBEAT_MS = 500;
 
+const DATABASE_REFUSED = /\bDB index\b/i;
+const refusedDatabases = new WeakMap<Redis, string>();
+
+/** Redis's answer when it refused the URL's database number (the connection is then never ready). */
+export function refusedDatabase(client: Redis): string | undefined {
+  return refusedDatabases.get(client);
+}
+
 export function createRedis(url: string, options: RedisClientOptions = {}): Redis {
   // ioredis loads only when REDIS_URL is set: a single instance never pays for it at start-up.
   const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   const client = new RedisClient(url, redisOptions());
   // Without a listener, ioredis would log every failed reconnect as an unhandled error event.
-  client.on('error', (err: Error) => options.onError?.(err));
+  client.on('error', (err: Error) => {
+    // ioredis reports a refused SELECT (the URL's database number is beyond the server's
+    // `databases`) and then carries on, ready, on database 0: another deployment's keys. Dropped
+    // instead, so the connection never becomes ready (fail closed, /readyz 503) and start-up can say why.
+    if (DATABASE_REFUSED.test(err.message) && client.status === 'connect') {
+      refusedDatabases.set(client, err.message);
+      client.disconnect(true);
+    }
+    options.onError?.(err);
+  });
   boundCommands(client);
   watchLiveness(client);
   return client;

@@ -2,7 +2,7 @@
 // REDIS_URL is set) for rate limits, lockouts and revocations shared by every instance.
 import type { Config } from '../config/index.js';
 import { createLimiter, type Limiter } from './limiters.js';
-import { createRedis, pingRedis, type Redis } from './redis-client.js';
+import { createRedis, pingRedis, refusedDatabase, type Redis } from './redis-client.js';
 
 export interface RedisConnections {
   /** Commands: counters, revocation writes. */
@@ -27,6 +27,11 @@ export async function waitForRedis(redis: RedisConnections, timeoutMs: number): 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Redis's refusal of the URL's database number, if either connection met one. */
+export function refusedRedisDatabase(redis: RedisConnections): string | undefined {
+  return refusedDatabase(redis.client) ?? refusedDatabase(redis.subscriber);
 }
 
 export async function closeRedis(redis: RedisConnections): Promise<void> {

@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { describe, it, type ExpectStatic } from 'vitest';
 import { tempDir } from '../helpers/config.js';
 import { BIN, freePort, within } from '../helpers/process.js';
+import { redisUrl } from '../helpers/redis.js';
 
 /** The contract's bounds: a refused start exits within 20 s, a SIGTERM within 30 s. */
 const REFUSAL_DEADLINE_MS = 20_000;
@@ -251,6 +252,12 @@ describe('gatehouse serve', () => {
   });
 });
 
+function withDatabase(url: string, database: number): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
 describe('a refused start', () => {
   // Each refusal rule is covered line by line in test/unit/config.test.ts; here, that the process obeys it.
   const cases: { name: string; env: Record<string, string>; variable: string }[] = [
@@ -271,6 +278,8 @@ describe('a refused start', () => {
     },
     { name: 'DATABASE_URL of another kind of database', env: { DATABASE_URL: 'mysql://db.example/gatehouse' }, variable: 'DATABASE_URL' },
     { name: 'a SQLite DATABASE_URL where no file can be made', env: { DATABASE_URL: 'sqlite:/proc/gatehouse-test/g.db' }, variable: 'DATABASE_URL' },
+    // A Redis that answers but has no such database (16 by default): ioredis alone carries on, on database 0.
+    ...(redisUrl ? [{ name: 'REDIS_URL naming a database that Redis does not have', env: { REDIS_URL: withDatabase(redisUrl, 999) }, variable: 'REDIS_URL' }] : []),
   ];
   for (const { name, env, variable } of cases) {
     it.concurrent(`${name}: exits non-zero within 20 s with a line naming ${variable}`, { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
