@@ -1,6 +1,7 @@
 // POST /api/v1/auth/token, the password grant: form bodies only, username or email, one 401 for
 // unknown user and wrong password, 403 for an inactive account, the token response (no-store), the
 // access token's claims, scopes, a new session per login, and bcrypt hashes imported from FastAPI.
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { PASSWORD, authApp, bearer, decodeJwt, form, login, me, register, registerAdmin, tokenFor, type TokenPair } from '../helpers/auth.js';
@@ -124,6 +125,59 @@ for (const target of databaseTargets) {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
       expect(res.statusCode).toBe(413);
       expect(res.json()).toEqual({ detail: 'Request body too large' });
+    });
+
+    it('a chunked multipart body over the limit is 413 too: no length to judge first, so the bytes are counted', async () => {
+      const boundary = 'chunked-boundary';
+      const res = await t.app.inject({
+        method: 'POST', url: '/api/v1/auth/token',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        payload: Readable.from([
+          `--${boundary}\r\nContent-Disposition: form-data; name="username"\r\n\r\nalice\r\n`,
+          `--${boundary}\r\nContent-Disposition: form-data; name="password"\r\n\r\n${PASSWORD}\r\n`,
+          `--${boundary}\r\nContent-Disposition: form-data; name="junk"\r\n\r\n`,
+          ...Array.from({ length: 40 }, () => 'j'.repeat(64 * 1024)),
+          `\r\n--${boundary}--\r\n`,
+        ]),
+      });
+      expect(res.statusCode).toBe(413);
+      expect(res.json()).toEqual({ detail: 'Request body too large' });
+    });
+
+    it('a multipart body that cannot be split (no boundary, broken framing) is 400, never a 5xx; odd fields are 4xx or ignored', async () => {
+      for (const type of ['multipart/form-data', 'multipart/form-data; charset=utf-8', 'multipart/form-data;boundary']) {
+        for (const payload of ['', 'x']) {
+          const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload, headers: { 'content-type': type } });
+          expect(res.statusCode, `${type} ${JSON.stringify(payload)}`).toBe(400);
+          expect(res.json()).toEqual({ detail: 'There was an error parsing the body' });
+        }
+      }
+      const boundary = 'b0undary';
+      const body = (parts: string[]) => ({
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        payload: `${parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('')}--${boundary}--\r\n`,
+      });
+      const field = (name: string, value: string) => `Content-Disposition: form-data; name="${name}"\r\n\r\n${value}`;
+      // Unterminated: the closing boundary never comes.
+      const cut = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: `--${boundary}\r\n${field('username', 'alice')}` });
+      expect(cut.statusCode).toBeGreaterThanOrEqual(400);
+      expect(cut.statusCode).toBeLessThan(500);
+      // A small file part is a field of the wrong type (FastAPI: an UploadFile where a string is wanted), not "too large".
+      const file = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...body([field('username', 'alice'), 'Content-Disposition: form-data; name="password"; filename="p.txt"\r\nContent-Type: text/plain\r\n\r\nxyz']) });
+      expect(file.statusCode).toBe(422);
+      expect(file.json()).toEqual({ detail: [{ loc: ['body', 'password'], msg: 'Input should be a valid string', type: 'string_type' }] });
+      // Prototype names are ignored, as in the urlencoded form.
+      const proto = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...body([field('__proto__', 'x'), field('constructor', 'y'), field('username', 'alice'), field('password', PASSWORD)]) });
+      expect(proto.statusCode, proto.body).toBe(200);
+      // Many small fields (well under the size limit) are unknown parameters, ignored; past 1000 a 400 that says why.
+      const many = Array.from({ length: 200 }, (_, i) => field(`f${i}`, 'v'));
+      expect((await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...body([...many, field('username', 'alice'), field('password', PASSWORD)]) })).statusCode).toBe(200);
+      const tooMany = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...body(Array.from({ length: 1001 }, (_, i) => field(`f${i}`, 'v'))) });
+      expect(tooMany.statusCode).toBe(400);
+      expect(tooMany.json().detail).toMatch(/Too many fields/);
+      // A repeated field is refused, as a repeated urlencoded one.
+      const twice = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', ...body([field('username', 'alice'), field('username', 'bob'), field('password', PASSWORD)]) });
+      expect(twice.statusCode).toBe(422);
     });
 
     it('JSON is 415: the token endpoint reads forms only', async () => {

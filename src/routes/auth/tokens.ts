@@ -1,6 +1,5 @@
 // POST /api/v1/auth/token (OAuth2 password and refresh_token grants, RFC 6749 §4.3 and §6) and
 // POST /api/v1/auth/refresh (JSON). Every response that carries tokens is `no-store`.
-import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
@@ -14,6 +13,7 @@ import type { IssuedTokens } from '../../services/sessions.js';
 import { contextOf } from '../context.js';
 import { Detail, TokenOut, ValidationErrorOut } from '../schemas.js';
 import { deliverToBrowser, type WebRouteOptions } from './login.js';
+import { multipartFields } from '../../plugins/multipart-fields.js';
 
 export interface RouteOptions {
   readonly services: Services;
@@ -63,10 +63,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (ap
   const { services, cookies } = options;
   // FastAPI's OAuth2PasswordRequestForm reads multipart/form-data too (what a browser's FormData
   // sends): fields only, few and short — this context's routes only (plugin encapsulation).
-  await app.register(multipart, {
-    attachFieldsToBody: 'keyValues',
-    limits: { files: 0, fields: 16, parts: 16, headerPairs: 16, fieldNameSize: 50, fieldSize: REFRESH_FIELD_MAX + 1 },
-  });
+  // A value cut at REFRESH_FIELD_MAX + 1 bytes is still longer than any field's maxLength: a 422.
+  await app.register(multipartFields, { maxFieldBytes: REFRESH_FIELD_MAX + 1 });
   app.post('/auth/token', {
     config: { consumes: [...FORM_ONLY, 'multipart/form-data'], rateLimit: 'auth' },
     schema: {
