@@ -6,7 +6,7 @@ import { Type, type Static } from 'typebox';
 import { HttpError } from '../errors/http-error.js';
 import type { ApiKey } from '../storage/index.js';
 import { contextOf } from './context.js';
-import { AUTH_ERRORS, BEARER, Detail } from './schemas.js';
+import { AUTH_ERRORS, BEARER, Detail, IdParams, NoFields, absentBodyAsEmpty } from './schemas.js';
 import type { RouteOptions } from './auth/tokens.js';
 
 /** For routes an API key must never reach (contract: keys, password, MFA); after requireUser. */
@@ -75,9 +75,10 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
 
   app.delete('/api-keys/:id', {
     onRequest: [app.requireUser, rejectApiKeys, app.requireScopes('profile:write')],
+    preValidation: absentBodyAsEmpty,
     schema: {
       tags: ['api-keys'], summary: 'Revoke an API key (it stops working at once)', security: BEARER,
-      params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
+      params: IdParams, body: NoFields,
       response: { 204: Type.Null({ description: 'No Content' }), 404: Detail, ...AUTH_ERRORS },
     },
   }, async (request, reply) => {

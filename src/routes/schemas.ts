@@ -59,6 +59,23 @@ export const ValidationErrorOut = Type.Object({
   detail: Type.Array(Type.Object({ loc: Type.Array(Type.Union([Type.String(), Type.Integer()])), msg: Type.String(), type: Type.String() })),
 });
 
+/**
+ * The path id of a user, session or key. No length bound of its own: the router's maxParamLength
+ * answers a longer one 404, and any other that names nothing is 404 too (never a 422 for an id).
+ */
+export const IdParams = Type.Object({ id: Type.String() });
+
+/**
+ * The body of a route that reads none: nothing, or a JSON object without fields. A field is
+ * unknown, so 422 as on every JSON route (contract: unknown fields are rejected, never dropped).
+ */
+export const NoFields = Type.Optional(Type.Object({}, { additionalProperties: false }));
+
+/** preValidation for NoFields routes: an absent body (an empty `text/plain` one is '') is checked as the empty object. */
+export async function absentBodyAsEmpty(request: { body: unknown }): Promise<void> {
+  if (request.body === undefined || request.body === null || request.body === '') request.body = {};
+}
+
 /** The error responses every authenticated JSON route can give, for the OpenAPI document. */
 export const AUTH_ERRORS = { 401: Detail, 403: Detail, 422: ValidationErrorOut } as const;
 

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HttpError } from '../../errors/http-error.js';
 import { contextOf } from '../context.js';
-import { AUTH_ERRORS, BEARER_OR_KEY, Detail, UserOut, userJson } from '../schemas.js';
+import { AUTH_ERRORS, BEARER_OR_KEY, Detail, IdParams, UserOut, userJson } from '../schemas.js';
 import type { RouteOptions } from '../auth/tokens.js';
 
 export const PAGE_DEFAULTS = { limit: 50, offset: 0 } as const;
@@ -41,7 +41,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
     onRequest: admin,
     schema: {
       tags: ['admin'], summary: 'Change a user\'s role or activity (deactivation ends their sessions)', security: BEARER_OR_KEY,
-      params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
+      params: IdParams,
       body: Type.Object({
         role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),
         is_active: Type.Optional(Type.Boolean()),

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { contextOf } from '../context.js';
 import { rejectApiKeys } from '../api-keys.js';
-import { AUTH_ERRORS, BEARER, Detail, Password } from '../schemas.js';
+import { AUTH_ERRORS, BEARER, Detail, NoFields, Password, absentBodyAsEmpty } from '../schemas.js';
 import type { RouteOptions } from './tokens.js';
 
 const Code = Type.String({ minLength: 1, maxLength: 64, description: 'A 6-digit TOTP code (disable: or a recovery code)' });
@@ -19,13 +19,10 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
 
   app.post('/auth/mfa/totp/setup', {
     onRequest: guard,
-    // No body is needed; an empty JSON object is accepted too.
-    preValidation: async (request) => {
-      if (request.body === undefined || request.body === null) request.body = {};
-    },
+    preValidation: absentBodyAsEmpty,
     schema: {
       tags: ['mfa'], summary: 'Start TOTP setup: a new secret, pending until enabled (MFA stays as it is)', security: BEARER,
-      body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+      body: NoFields,
       response: { 200: Type.Object({ secret: Type.String(), otpauth_url: Type.String() }), ...AUTH_ERRORS },
     },
   }, async (request, reply) => {

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HttpError } from '../../errors/http-error.js';
 import { contextOf } from '../context.js';
-import { AUTH_ERRORS, BEARER, Detail, Password, SessionOut, sessionJson } from '../schemas.js';
+import { AUTH_ERRORS, BEARER, Detail, IdParams, NoFields, Password, SessionOut, absentBodyAsEmpty, sessionJson } from '../schemas.js';
 import { CSRF_HEADER, csrfValid } from '../../plugins/csrf.js';
 import { clearSessionCookies, readCookie } from '../../plugins/session-cookies.js';
 import type { WebRouteOptions } from './login.js';
@@ -21,7 +21,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
         if (!(err instanceof HttpError && err.status === 401 && readCookie(request, cookies.names.refresh))) throw err;
       }
     },
-    schema: { tags: ['auth'], summary: 'End this session (and clear the session cookies)', security: BEARER, response: { 204: NoContent, ...AUTH_ERRORS } },
+    preValidation: absentBodyAsEmpty,
+    schema: { tags: ['auth'], summary: 'End this session (and clear the session cookies)', security: BEARER, body: NoFields, response: { 204: NoContent, ...AUTH_ERRORS } },
   }, async (request, reply) => {
     const principal = await request.optionalPrincipal();
     if (principal?.via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
@@ -47,7 +48,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
 
   app.post('/auth/logout-all', {
     onRequest: [app.requireUser, app.requireScopes('profile:write')],
-    schema: { tags: ['auth'], summary: 'End every session of this user', security: BEARER, response: { 204: NoContent, ...AUTH_ERRORS } },
+    preValidation: absentBodyAsEmpty,
+    schema: { tags: ['auth'], summary: 'End every session of this user', security: BEARER, body: NoFields, response: { 204: NoContent, ...AUTH_ERRORS } },
   }, async (request, reply) => {
     if (request.principal.via === 'api-key') throw new HttpError('API_KEY_FORBIDDEN');
     await services.sessions.logoutAll(request.principal.userId, contextOf(request));
@@ -70,9 +72,10 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
 
   app.delete('/auth/sessions/:id', {
     onRequest: [app.requireUser, app.requireScopes('profile:write')],
+    preValidation: absentBodyAsEmpty,
     schema: {
       tags: ['auth'], summary: 'End one of your sessions', security: BEARER,
-      params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
+      params: IdParams, body: NoFields,
       response: { 204: NoContent, 404: Detail, ...AUTH_ERRORS },
     },
   }, async (request, reply) => {

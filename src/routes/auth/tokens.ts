@@ -11,7 +11,7 @@ import type { Services } from '../../services/index.js';
 import { grantScopes } from '../../services/scopes.js';
 import type { IssuedTokens } from '../../services/sessions.js';
 import { contextOf } from '../context.js';
-import { Detail, TokenOut, ValidationErrorOut } from '../schemas.js';
+import { Detail, TokenOut, ValidationErrorOut, absentBodyAsEmpty } from '../schemas.js';
 import { deliverToBrowser, type WebRouteOptions } from './login.js';
 import { multipartFields } from '../../plugins/multipart-fields.js';
 
@@ -90,9 +90,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (ap
 
   app.post('/auth/refresh', {
     // No body at all is allowed (the browser sends the refresh cookie instead); the schema then sees `{}`.
-    preValidation: async (request) => {
-      if (request.body === undefined || request.body === null) request.body = {};
-    },
+    preValidation: absentBodyAsEmpty,
     schema: {
       tags: ['auth'],
       summary: 'Exchange a refresh token for a new pair (the old one dies). With the refresh cookie, the pair goes back into cookies and needs X-CSRF-Token.',
