@@ -60,6 +60,13 @@ describe('length', () => {
     expect(normalizePassword('ｐａｓｓ')).toBe('pass');
     expect(normalizePassword('a'.repeat(129))).toBeNull();
   });
+
+  it('the minimum holds for the typed text too: a ligature or an Arabic honorific that NFKC expands is still short', () => {
+    expect(check('\uFDFA')).toBe('Password must be at least 8 characters'); // one character, 18 after NFKC
+    expect(check('\uFB03\uFB03\uFB03')).toBe('Password must be at least 8 characters'); // "ﬃﬃﬃ": 3 typed, 9 after
+    expect(check('e\u0301'.repeat(4))).toBe('Password must be at least 8 characters'); // 8 code points, 4 "é" after
+    expect(check('\uFB03\uFB03\uFB03xyzwv')).toBeNull(); // 8 typed
+  });
 });
 
 describe('username and email', () => {
