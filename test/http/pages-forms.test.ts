@@ -3,7 +3,7 @@
 // admin switches going through the same services as the API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
-import { authApp, PASSWORD, register, registerAdmin } from '../helpers/auth.js';
+import { authApp, bearer, PASSWORD, register, registerAdmin, tokenFor } from '../helpers/auth.js';
 import { CookieJar, formToken, getPage, pageLogin, postForm } from '../helpers/browser-session.js';
 
 const HX = { 'hx-request': 'true' };
@@ -221,5 +221,47 @@ describe('the admin pages', () => {
     const actions = [...res.body.matchAll(/<td class="mono">[^<]+<\/td><td>([a-z_.]+)<\/td>/g)].map((m) => m[1]);
     expect(actions.length).toBeGreaterThan(0);
     expect(new Set(actions)).toEqual(new Set(['login.failure']));
+  });
+});
+
+describe('a token narrowed by scope on the pages', () => {
+  // The API refuses a profile:read token PATCH /users/me (403); a page form must not do it for it.
+  const narrowed = async (username: string, scope: string) => (await tokenFor(t.app, username, PASSWORD, { scope })).access_token;
+
+  it('signs no page in, as a bearer token or in the access cookie: the account, its forms and MFA stay out of reach', async () => {
+    const readOnly = await narrowed('alice', 'profile:read');
+    expect((await t.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: bearer(readOnly), payload: { full_name: 'X' } })).statusCode).toBe(403);
+    for (const headers of [bearer(readOnly), { cookie: `access_token=${readOnly}` }]) {
+      const page = await t.app.inject({ method: 'GET', url: '/account', headers });
+      expect(page.statusCode).toBe(303);
+      expect(page.headers.location).toBe('/login?next=%2Faccount');
+      expect(page.body).not.toContain('csrf_token');
+      for (const [url, fields] of [['/account/profile', { full_name: 'Taken Over' }], ['/account/password', { current_password: PASSWORD, new_password: 'an entirely new passphrase' }], ['/account/api-keys', { name: 'k', scopes: 'profile:read' }], ['/account/mfa/setup', {}], ['/account/sessions/end-all', {}]] as const) {
+        const res = await t.app.inject({ method: 'POST', url, headers: { ...headers, origin: t.app.gatehouse.config.publicUrl, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(fields).toString() });
+        expect(res.statusCode, url).toBe(303);
+        expect(res.headers.location, url).toMatch(/^\/login\?next=/);
+      }
+    }
+    const alice = (await t.storage.users.findByLogin('alice'))!;
+    expect(alice.fullName).toBe('Alice Doe');
+    expect(alice.mfaSecret ?? null).toBeNull();
+    expect(await t.storage.apiKeys.listForUser(alice.id)).toHaveLength(0);
+    expect((await tokenFor(t.app, 'alice')).access_token).toEqual(expect.any(String));
+    // A token with every scope of the role still signs the page in.
+    expect((await t.app.inject({ method: 'GET', url: '/account', headers: bearer((await tokenFor(t.app, 'alice')).access_token) })).statusCode).toBe(200);
+  });
+
+  it('an admin token without the admin scope reaches no admin page and changes no user', async () => {
+    const token = await narrowed('admin', 'profile:read profile:write');
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(token) })).statusCode).toBe(403);
+    for (const url of ['/admin', '/admin/audit']) {
+      const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) });
+      expect(res.statusCode, url).toBe(303);
+      expect(res.body).not.toContain('alice@example.com');
+    }
+    const alice = (await t.storage.users.findByLogin('alice'))!;
+    const res = await t.app.inject({ method: 'POST', url: `/admin/users/${alice.id}`, headers: { ...bearer(token), origin: t.app.gatehouse.config.publicUrl, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'role=admin' });
+    expect(res.statusCode).toBe(303);
+    expect((await t.storage.users.findById(alice.id))!.role).toBe('user');
   });
 });

@@ -8,6 +8,7 @@ import { CSRF_HEADER, csrfTokenFor, csrfValid } from '../../plugins/csrf.js';
 import { isSecretParam } from '../../logging/redaction.js';
 import { readCookie, type SessionCookieSettings } from '../../plugins/session-cookies.js';
 import type { Services } from '../../services/index.js';
+import { scopesForRole } from '../../services/scopes.js';
 import type { User } from '../../storage/index.js';
 import { isHtmxRequest, varyOnHtmx } from '../../pages/error-page.js';
 import type { SafeHtml } from '../../pages/html.js';
@@ -40,6 +41,10 @@ export async function viewerOf(request: FastifyRequest, services: Services): Pro
     if (err instanceof HttpError && err.status === 401) return null;
     throw err;
   }
+  // A page can do whatever the account can (change the password, enrol MFA, keys, admin): only a
+  // credential granted every scope of the role signs one in. A token narrowed with `scope`
+  // (profile:read for a dashboard, say) is refused here as on the API, never widened by a form.
+  if (!scopesForRole(user.role).every((scope) => principal.scopes.has(scope))) return null;
   const claims = (principal as Principal & { claims?: AccessClaims }).claims;
   const expiresIn = claims ? Math.max(0, claims.exp - Math.floor(services.clock.now() / 1000)) : undefined;
   return { principal, user, csrfToken: csrfTokenFor(services.derivedKeys.csrf, principal.sessionId), expiresIn };
