@@ -38,17 +38,36 @@ export function repositories(db: Kysely<Database>, read?: CompiledReader): Repos
 
 export interface Storage extends Repositories {
   readonly handle: DatabaseHandle;
-  /** Runs `work` in one transaction; the repositories it receives are bound to it. */
+  /** Runs `work` in one transaction; the repositories it receives are bound to it. Run again (at most 3 times) after a PostgreSQL deadlock or serialization failure. */
   transaction<T>(work: (repos: Repositories) => Promise<T>): Promise<T>;
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * PostgreSQL's "run it again" answers: a deadlock (40P01) or a serialization failure (40001) rolled
+ * the whole transaction back, so running the work anew is safe, and it then sees what the winner
+ * committed (two password resets of one account lock the same rows in opposite orders, say: the
+ * loser then finds its token spent, a 400, not a 500). The work must only touch the database.
+ */
+const RETRYABLE_CODES = new Set(['40P01', '40001']);
+const TRANSACTION_ATTEMPTS = 3;
+
+async function inTransaction<T>(handle: DatabaseHandle, work: (repos: Repositories) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await handle.db.transaction().execute((trx) => work(repositories(trx)));
+    } catch (err) {
+      if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE_CODES.has(String((err as { code?: unknown })?.code))) throw err;
+    }
+  }
 }
 
 export function createStorage(handle: DatabaseHandle): Storage {
   return {
     handle,
     ...repositories(handle.db, handle.readCompiled),
-    transaction: (work) => handle.db.transaction().execute((trx) => work(repositories(trx))),
+    transaction: (work) => inTransaction(handle, work),
     ping: (timeoutMs) => handle.ping(timeoutMs),
     close: () => handle.close(),
   };

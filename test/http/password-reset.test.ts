@@ -137,6 +137,19 @@ for (const target of databaseTargets) {
       expect((await confirm(second)).statusCode).toBe(204);
       expect((await confirm(first, 'yet another passphrase')).statusCode).toBe(400);
     });
+
+    it('two links of one account confirmed at once: one 204, the other 400, never a 500 (PostgreSQL deadlocked them)', async () => {
+      for (const round of [1, 2, 3]) {
+        const email = `racer${round}@example.com`;
+        await register(t.app, { username: `racer${round}`, email });
+        const tokens = [tokenOf(await resetMail(email)), tokenOf(await resetMail(email))];
+        const answers = await Promise.all(tokens.map((token, i) => confirm(token, `racing passphrase number ${i}`)));
+        expect(answers.map((a) => a.statusCode).sort(), answers.map((a) => a.body).join(' ')).toEqual([204, 400]);
+        const winner = answers.findIndex((a) => a.statusCode === 204);
+        expect((await login(t.app, `racer${round}`, `racing passphrase number ${winner}`)).statusCode).toBe(200);
+        expect((await login(t.app, `racer${round}`, `racing passphrase number ${1 - winner}`)).statusCode).toBe(401);
+      }
+    });
   });
 }
 

@@ -78,3 +78,44 @@ for (const target of databaseTargets) {
     });
   });
 }
+
+// Two transactions that take the same rows in opposite orders deadlock on PostgreSQL; it aborts one.
+// That one is run again (the whole work, on a fresh transaction) and both commit, instead of a 500.
+describe.skipIf(!databaseTargets.find((t) => t.name === 'postgres')!.available)('a deadlock on postgres', () => {
+  let s: TestStorage;
+  beforeAll(async () => {
+    s = await databaseTargets.find((t) => t.name === 'postgres')!.open();
+  });
+  afterAll(() => s?.close());
+
+  it('is run again: both transactions commit, the loser on its second attempt', async () => {
+    const a = await s.users.create(newUser('deadlock_a'), T0);
+    const b = await s.users.create(newUser('deadlock_b'), T0);
+    let bothHoldFirstRow: () => void = () => undefined;
+    let holding = 0;
+    const barrier = new Promise<void>((resolve) => {
+      bothHoldFirstRow = resolve;
+    });
+    const attempts = { first: 0, second: 0 };
+    const crossed = (first: number, second: number, name: 'first' | 'second', fullName: string) => s.transaction(async (repos) => {
+      attempts[name] += 1;
+      await repos.users.update(first, { fullName }, T0 + 1);
+      // Only the first attempts meet at the barrier; a retry runs straight through.
+      if (attempts[name] === 1) {
+        holding += 1;
+        if (holding === 2) bothHoldFirstRow();
+        await barrier;
+      }
+      await repos.users.update(second, { fullName }, T0 + 1);
+      return name;
+    });
+    const results = await Promise.allSettled([crossed(a.id, b.id, 'first', 'by first'), crossed(b.id, a.id, 'second', 'by second')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    // One of them was aborted by PostgreSQL's deadlock detector and ran twice.
+    expect(attempts.first + attempts.second).toBe(3);
+    const retried = attempts.first === 2 ? 'by first' : 'by second';
+    // The retried transaction committed last: it wrote both rows.
+    expect((await s.users.findById(a.id))!.fullName).toBe(retried);
+    expect((await s.users.findById(b.id))!.fullName).toBe(retried);
+  });
+});
