@@ -181,6 +181,59 @@ describe.skipIf(!pgUrl)('database outage on postgres, through a TCP proxy', () =
   });
 });
 
+describe.skipIf(!pgUrl)('a database switched off for new connections on postgres is an outage (503), not a 500', () => {
+  const suffix = randomBytes(5).toString('hex');
+  const database = `gh_off_${suffix}`;
+  const role = `gh_nologin_${suffix}`;
+  beforeAll(async () => {
+    await withAdmin(async (c) => {
+      await c.query(`create database ${database}`);
+      await c.query(`alter database ${database} allow_connections false`);
+      await c.query(`create role ${role} nologin`);
+    });
+  });
+  afterAll(async () => {
+    await withAdmin(async (c) => {
+      await c.query(`drop database if exists ${database}`);
+      await c.query(`drop role if exists ${role}`);
+    });
+  });
+
+  const urlWith = (change: (u: URL) => void) => {
+    const u = new URL(pgUrl!);
+    change(u);
+    return u.toString();
+  };
+  for (const [name, code, url] of [
+    ['dropped (3D000)', '3D000', () => urlWith((u) => { u.pathname = `/gh_gone_${suffix}`; })],
+    ['its role may no longer log in (28000)', '28000', () => urlWith((u) => { u.username = role; })],
+    ['it accepts no connections (55000)', '55000', () => urlWith((u) => { u.pathname = `/${database}`; })],
+  ] as const) {
+    it(name, async () => {
+      const handle = openDatabase(url());
+      try {
+        const err = await caught(() => createStorage(handle).users.findById(1));
+        expect((err as { code?: string }).code).toBe(code);
+        expect(isDatabaseUnavailable(err)).toBe(true);
+        // An app (on a database that works) whose route needs the switched-off one.
+        const off = createStorage(handle);
+        const t = await testApp({ routes: (app) => {
+          app.get('/test/admins', async () => ({ admins: await off.users.countActiveAdmins() }));
+        } });
+        try {
+          const res = await t.app.inject({ method: 'GET', url: '/test/admins' });
+          expect(res.statusCode).toBe(503);
+          expect(res.json()).toEqual({ detail: 'Service temporarily unavailable' });
+        } finally {
+          await t.close();
+        }
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+});
+
 for (const target of databaseTargets) {
   describe.skipIf(!target.available)(`isDatabaseUnavailable on ${target.name}: not for faults in the query`, () => {
     let s: TestStorage;
