@@ -4,9 +4,10 @@ import { chmodSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type CompiledQuery, type DatabaseIntrospector, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery, type DatabaseIntrospector, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
+import { LockWait, LockWaitingSqliteDialect } from './sqlite-lock-wait.js';
 import type { Database } from './schema.js';
 import { CurrentSchemaIntrospector } from './schema-introspector.js';
 import { makeDirectory } from '../config/make-directory.js';
@@ -69,11 +70,13 @@ function openSqlite(url: string): DatabaseHandle {
   if (file !== ':memory:') chmodSync(file, 0o600);
   native.pragma('journal_mode = WAL');
   native.pragma('foreign_keys = ON');
-  // Another process (a second instance, the CLI) may hold the write lock briefly.
-  native.pragma('busy_timeout = 3000');
+  // Another process (a second instance, the CLI, a backup) may hold the write lock: waited for on a
+  // timer by the dialect (sqlite-lock-wait.ts), never inside the driver call, which would stop the event loop.
+  native.pragma('busy_timeout = 0');
   native.pragma('synchronous = NORMAL');
   const statements = withStatementCache(native);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  const lockWait = new LockWait();
+  const db = new Kysely<Database>({ dialect: new LockWaitingSqliteDialect({ database: statements }, lockWait) });
   const readCompiled: CompiledReader = async <R>(query: CompiledQuery<R>, parameters: readonly unknown[]) =>
     statements.prepare(query.sql).all(...parameters) as R[];
   return {
@@ -83,6 +86,13 @@ function openSqlite(url: string): DatabaseHandle {
     async ping() {
       try {
         native.prepare('select 1').get();
+        // Reads go on under another process's write lock (WAL): whether a write could get through is
+        // what says the database answers. Our own open transaction holds the lock itself.
+        await lockWait.run(async () => {
+          if (native.inTransaction) return;
+          native.exec('begin immediate');
+          native.exec('rollback');
+        }, true);
         return true;
       } catch {
         return false;

@@ -286,3 +286,74 @@ describe('isDatabaseUnavailable on sqlite: a busy database is an outage', () => 
     }
   });
 });
+
+// A backup or another process holding SQLite's write lock: writes wait for it on a timer, never with
+// the event loop stopped (busy_timeout did that, for 3 s per write, stacking), and once it has been held
+// too long they answer 503 at once; /readyz says so; everything serves again when the lock is let go.
+describe('a SQLite database locked by another process', () => {
+  let t: TestApp;
+  let other: SqliteDatabase.Database;
+  const event = (n: number) => ({ time: n, action: 'logout', userId: null, ip: null, userAgent: null, requestId: null, outcome: 'success' as const, details: null });
+  beforeAll(async () => {
+    const url = `sqlite:${tempDir()}/locked.db`;
+    const storage = Object.assign(await openStorage(url), { url });
+    t = await testApp({
+      storage,
+      routes: (app) => {
+        app.post('/test/write', async () => {
+          await storage.audit.insert(event(1));
+          return { written: true };
+        });
+        app.post('/test/transaction', async () => storage.transaction(async (repos) => {
+          await repos.audit.insert(event(2));
+          return { written: true };
+        }));
+      },
+    });
+    other = new SqliteDatabase(url.slice('sqlite:'.length), { timeout: 0 });
+  });
+  afterAll(async () => {
+    if (other?.inTransaction) other.exec('rollback');
+    other?.close();
+    await t?.close();
+  });
+
+  const timed = async (method: 'GET' | 'POST', url: string) => {
+    const started = performance.now();
+    const res = await t.app.inject({ method, url });
+    return { res, ms: performance.now() - started };
+  };
+
+  it('a lock held for a moment is waited for: the write goes through', async () => {
+    other.exec('begin exclusive');
+    const pending = timed('POST', '/test/write');
+    setTimeout(() => other.exec('commit'), 100);
+    const { res } = await pending;
+    expect(res.statusCode, res.body).toBe(200);
+  });
+
+  it('a lock held on: writes 503 within the bound while /healthz answers at once; /readyz 503; all serve again after', async () => {
+    other.exec('begin exclusive');
+    const lockedAt = performance.now();
+    const writes = Array.from({ length: 5 }, (_, i) => timed('POST', i % 2 ? '/test/transaction' : '/test/write'));
+    // While the writes wait, the process is free: the health check is not queued behind them.
+    const health = await timed('GET', '/healthz');
+    expect(health.res.statusCode).toBe(200);
+    expect(health.ms).toBeLessThan(500);
+    const ready = await timed('GET', '/readyz');
+    for (const { res, ms } of await Promise.all(writes)) {
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.json()).toEqual({ detail: 'Service temporarily unavailable' });
+      expect(ms).toBeLessThan(ANSWER_MS);
+    }
+    expect(ready.res.statusCode).toBe(503);
+    expect(performance.now() - lockedAt).toBeLessThan(ANSWER_MS);
+    // Once it has been held that long, a new write does not wait again.
+    expect((await timed('POST', '/test/write')).ms).toBeLessThan(500);
+
+    other.exec('rollback');
+    expect((await timed('GET', '/readyz')).res.statusCode).toBe(200);
+    expect((await timed('POST', '/test/write')).res.statusCode).toBe(200);
+    expect((await timed('POST', '/test/transaction')).res.statusCode).toBe(200);
+  });
+});
