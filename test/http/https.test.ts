@@ -30,6 +30,19 @@ describe('production without a trusted proxy', () => {
     expect(res.body).toBe('');
   });
 
+  it('a credential in the query is not carried into the https address (it was already sent in clear)', async () => {
+    const key = 'gk_abcdefgh_' + 'K'.repeat(43);
+    for (const [url, expected] of [
+      [`/account?api_key=${key}`, '/account'],
+      [`/docs?tab=1&API_KEY=${key}&x=2`, '/docs?tab=1&x=2'],
+      [`/reset-password?token=abc123secret`, '/reset-password'],
+    ] as const) {
+      const res = await t.app.inject({ method: 'GET', url, headers: { host: 'gate.example.com' } });
+      expect(res.statusCode).toBe(308);
+      expect(res.headers.location).toBe(`https://gate.example.com${expected}`);
+    }
+  });
+
   it('HEAD is redirected like GET, and the root page too', async () => {
     const head = await t.app.inject({ method: 'HEAD', url: '/', headers: { host: 'gate.example.com:8443' } });
     expect(head.statusCode).toBe(308);
@@ -101,9 +114,9 @@ describe('production without a trusted proxy', () => {
 describe('production with PUBLIC_URL', () => {
   it('redirects to the configured origin whatever Host says (no Host-header poisoning)', async () => {
     await withApp({ ...PRODUCTION, PUBLIC_URL: 'https://gate.example.com' }, async (t) => {
-      const res = await t.app.inject({ method: 'GET', url: '/reset?token=abc', headers: { host: 'evil.example.net' } });
+      const res = await t.app.inject({ method: 'GET', url: '/reset?page=abc', headers: { host: 'evil.example.net' } });
       expect(res.statusCode).toBe(308);
-      expect(res.headers.location).toBe('https://gate.example.com/reset?token=abc');
+      expect(res.headers.location).toBe('https://gate.example.com/reset?page=abc');
     });
   });
 });
