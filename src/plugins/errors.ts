@@ -69,7 +69,21 @@ function allowedMethods(app: FastifyInstance, url: string): string[] {
   });
 }
 
+/**
+ * The client hung up while its body was still being read: Node reports that as ECONNRESET
+ * "aborted", the code a database connection's reset also has. Nothing failed here, and nobody is
+ * left to answer: not an outage, and not a line that anyone could fill the log with as one.
+ */
+function clientHungUp(raw: unknown): boolean {
+  const e = raw as { code?: unknown; message?: unknown } | undefined;
+  return e?.code === 'ECONNRESET' && e.message === 'aborted';
+}
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unknown, options: ErrorsOptions): FastifyReply {
+  if (clientHungUp(raw)) {
+    request.log.info({ req: request }, 'request aborted by the client');
+    return reply.code(400).send();
+  }
   const error = options.classify ? options.classify(raw) : raw;
   const rendered = renderError(error, request.id);
   if (rendered.status >= 500 && !(error instanceof HttpError)) {

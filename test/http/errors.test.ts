@@ -1,7 +1,7 @@
 // Contract "Conventions", the error half: 413 over MAX_BODY_BYTES, 415 for the wrong media type,
 // FastAPI-shaped 422s (including unknown fields: no mass assignment), the bare 500 with request_id,
 // routing errors before the body, and hostile input that must never produce a 5xx.
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../src/errors/catalogue.js';
@@ -427,6 +427,26 @@ describe('error responses', () => {
       const continued = await exchange('POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
       expect(continued).toMatch(/^HTTP\/1\.1 100 Continue/);
       expect(continued).toContain('HTTP/1.1 422 ');
+    });
+
+    it('a client that hangs up mid-body is logged as that, never as a database outage', async () => {
+      await t.app.listen({ host: '127.0.0.1', port: 0 }).catch(() => undefined);
+      const { port } = t.app.server.address() as AddressInfo;
+      const id = `abort-probe-${Date.now()}`;
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(`POST /api/v1/_probe/echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: ${id}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username":"ali`);
+          setImmediate(() => socket.destroy());
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      const deadline = Date.now() + 5000;
+      while (!t.logs.some((l) => l.reqId === id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const lines = t.logs.filter((l) => l.reqId === id);
+      expect(lines.map((l) => l.msg)).toEqual(['request aborted by the client']);
+      expect(lines[0]!.level).toBe(30);
+      expect(calls.echo).not.toContainEqual(expect.objectContaining({ username: 'ali' }));
     });
   });
 });
