@@ -5,6 +5,7 @@ import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 
 export type KeyPurpose =
   | 'refresh-token'
+  | 'lockout-name'
   | 'api-key'
   | 'csrf'
   | 'password-reset'
@@ -50,6 +51,8 @@ export interface DerivedKeys {
   readonly passwordReset: Buffer;
   readonly recoveryCode: Buffer;
   readonly encryption: Buffer;
+  /** Keys the lockout count of a name that matches no account: what was typed (a password, by mistake) never sits in Redis in clear. */
+  readonly lockoutName: Buffer;
 }
 
 export function deriveKeys(secretKey: string): DerivedKeys {
@@ -60,5 +63,6 @@ export function deriveKeys(secretKey: string): DerivedKeys {
     passwordReset: deriveKey(secretKey, 'password-reset'),
     recoveryCode: deriveKey(secretKey, 'recovery-code'),
     encryption: deriveKey(secretKey, 'encryption'),
+    lockoutName: deriveKey(secretKey, 'lockout-name'),
   });
 }

@@ -51,12 +51,13 @@ export class Lockout implements LoginThrottle {
   async begin(accountKey: string, userId: number | null, ctx: RequestContext): Promise<LoginAttempt> {
     await this.refuseIfLocked(accountKey, userId, ctx);
     return {
-      failed: async () => {
+      failed: async (record) => {
         const counted = await consume(this.failures, accountKey);
-        // The failure that reaches the threshold is still answered as itself, and locks.
-        if (counted.allowed && counted.remaining === 0) return this.lock(accountKey, userId, ctx);
         // Past the threshold: the lock came first; its time is what the count reports.
         if (!counted.allowed) return this.refuse(counted.resetSeconds, userId, ctx);
+        await record?.();
+        // The failure that reaches the threshold is still answered as itself, and locks.
+        if (counted.remaining === 0) return this.lock(accountKey, userId, ctx);
       },
       succeeded: async () => {
         // A right password that finishes once the threshold is reached is refused like a wrong one.

@@ -2,6 +2,7 @@
 // Unknown user and wrong password cost the same (a dummy verify) and answer the same; every
 // failure is audited and counted toward the account's lockout.
 import type { PasswordHasher } from '../crypto/passwords.js';
+import { keyedHash } from '../crypto/secrets.js';
 import { HttpError } from '../errors/http-error.js';
 import type { Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
@@ -19,13 +20,18 @@ export interface LoginThrottle {
 }
 
 export interface LoginAttempt {
-  /** The proof failed: counted (the failure reaching the threshold locks); throws ACCOUNT_LOCKED if the lock came first. */
-  failed(): Promise<void>;
+  /**
+   * The proof failed: counted (the failure reaching the threshold locks); throws ACCOUNT_LOCKED if the
+   * lock came first. `record` audits the failure: run once it counts as one, before the lock it may
+   * cause, and not at all when the lock came first (that refusal is audited as `blocked`), so the audit
+   * says what the client was told.
+   */
+  failed(record?: () => Promise<void>): Promise<void>;
   /** The proof held: the account's failures and lockouts are forgotten; throws ACCOUNT_LOCKED if the lock came first. */
   succeeded(): Promise<void>;
 }
 
-const NO_ATTEMPT: LoginAttempt = { failed: async () => undefined, succeeded: async () => undefined };
+const NO_ATTEMPT: LoginAttempt = { failed: async (record) => record?.(), succeeded: async () => undefined };
 
 export const NO_THROTTLE: LoginThrottle = { begin: async () => NO_ATTEMPT };
 
@@ -40,14 +46,22 @@ export interface AuthenticationOptions {
   readonly hasher: PasswordHasher;
   readonly audit: AuditLog;
   readonly throttle: LoginThrottle;
+  /** derivedKeys.lockoutName: see accountKey. */
+  readonly nameKey: Buffer;
   readonly secondFactor?: SecondFactor;
   readonly log: Logger;
   readonly now: () => number;
 }
 
-/** The lockout counts per account; for names that match no account, per name, so both look alike. */
-export function accountKey(user: User | undefined, identifier: string): string {
-  return user ? `user:${user.id}` : `name:${identifier.trim().toLowerCase()}`;
+/**
+ * The lockout counts per account; for names that match no account, per name, so both look alike.
+ * A name is kept as its keyed hash: people type passwords into the username box, and the count's
+ * key lives in Redis (or memory) for the lockout window.
+ */
+export function accountKey(user: User | undefined, identifier: string, nameKey?: Buffer): string {
+  if (user) return `user:${user.id}`;
+  if (!nameKey) throw new TypeError('accountKey: a name that matches no account needs the name key');
+  return `name:${keyedHash(nameKey, identifier.trim().toLowerCase())}`;
 }
 
 const MAX_IDENTIFIER = 320;
@@ -58,7 +72,7 @@ export class AuthenticationService {
   async authenticate(identifier: string, password: string, otp: string | undefined, ctx: RequestContext): Promise<User> {
     const lookup = identifier.trim();
     const user = lookup.length > 0 && lookup.length <= MAX_IDENTIFIER ? await this.o.storage.users.findByLogin(lookup) : undefined;
-    const attempt = await this.o.throttle.begin(accountKey(user, lookup), user?.id ?? null, ctx);
+    const attempt = await this.o.throttle.begin(accountKey(user, lookup, this.o.nameKey), user?.id ?? null, ctx);
     const proven = user
       ? await this.verifyAndUpgrade(user, password)
       : (await this.o.hasher.verifyDummy(password), undefined);
@@ -124,7 +138,6 @@ export class AuthenticationService {
   }
 
   private async fail(attempt: LoginAttempt, userId: number | null, ctx: RequestContext, reason: string): Promise<void> {
-    await this.o.audit.record('login.failure', ctx, { userId, outcome: 'failure', details: { reason } });
-    await attempt.failed();
+    await attempt.failed(() => this.o.audit.record('login.failure', ctx, { userId, outcome: 'failure', details: { reason } }));
   }
 }

@@ -95,7 +95,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     // Called only after `authentication` exists (disable re-checks the password, upgrading old hashes).
     verifyPassword: async (user, password) => (await authentication.verifyAndUpgrade(user, password)) !== undefined,
   });
-  const authentication = new AuthenticationService({ storage, hasher, audit, throttle, secondFactor: deps.secondFactor ?? mfa, log, now });
+  const authentication = new AuthenticationService({ storage, hasher, audit, throttle, nameKey: derivedKeys.lockoutName, secondFactor: deps.secondFactor ?? mfa, log, now });
   const sessions = new SessionService({
     storage, tokens, revocations, audit, refreshKey: derivedKeys.refreshToken,
     refreshTokenDays: config.refreshTokenExpireDays, sessionMaxDays: config.sessionMaxDays, now,

@@ -107,8 +107,7 @@ export class MfaService implements SecondFactor {
   private async reauthenticate(user: User, action: 'mfa.enable' | 'mfa.disable', ctx: RequestContext, proof: () => Promise<boolean>): Promise<void> {
     const attempt = await this.o.throttle.begin(accountKey(user, ''), user.id, ctx);
     if (await proof()) return;
-    await this.o.audit.record(action, ctx, { userId: user.id, outcome: 'failure', ...(action === 'mfa.enable' ? { details: { rotated: true } } : {}) });
-    await attempt.failed();
+    await attempt.failed(() => this.o.audit.record(action, ctx, { userId: user.id, outcome: 'failure', ...(action === 'mfa.enable' ? { details: { rotated: true } } : {}) }));
     throw new HttpError('MFA_REAUTH_FAILED');
   }
 

@@ -244,6 +244,14 @@ for (const backend of stateBackends) {
       const blocked = (await t.app.gatehouse.audit.list({ limit: 200, offset: 0, userId: victim.id, action: 'login.failure' })).events.filter((e) => e.outcome === 'blocked');
       expect(blocked.length).toBeGreaterThanOrEqual(locked.length);
       expect(new Set(blocked.map((e) => e.ip)).size).toBe(blocked.length);
+      // The audit says what each client was told: a `failure` for every 401, none for a 429, and no
+      // request recorded both ways (a guess refused after its verify was once a failure and blocked).
+      const all = (await t.app.gatehouse.audit.list({ limit: 300, offset: 0, userId: victim.id, action: 'login.failure' })).events;
+      const failures = all.filter((e) => e.outcome === 'failure');
+      expect(failures).toHaveLength(statuses.filter((s) => s === 401).length);
+      const byRequest = new Map<string, string[]>();
+      for (const e of all) byRequest.set(e.requestId!, [...(byRequest.get(e.requestId!) ?? []), e.outcome]);
+      for (const [requestId, outcomes] of byRequest) expect(outcomes, requestId).toHaveLength(1);
     });
 
     it('sign-ins with the right password sent at once are all answered (the lockout holds back only guesses)', async () => {
@@ -349,6 +357,21 @@ for (const backend of stateBackends) {
             expect(ttl, key).toBeGreaterThan(0);
             expect(ttl, key).toBeLessThanOrEqual(15 * 60_000);
           }
+        } finally {
+          redis.disconnect();
+        }
+      });
+    }
+
+    if (backend.name === 'redis') {
+      it('a name that matches no account is not kept in clear: people type passwords into the username box', async () => {
+        const typed = `MyP@ssw0rd-Typed-In-${userNo}`;
+        expect((await tokenLogin(t.app, typed, 'whatever it was')).statusCode).toBe(401);
+        const redis = redisConnection();
+        try {
+          const keys = await ttlsUnder(redis, `${prefix}lock:fail:name:`);
+          expect(Object.keys(keys).length).toBeGreaterThan(0);
+          expect(Object.keys(keys).join(' ').toLowerCase()).not.toContain(typed.toLowerCase());
         } finally {
           redis.disconnect();
         }
