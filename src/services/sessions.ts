@@ -15,7 +15,6 @@ import { currentScopes, EVERY_SCOPE_OF_ROLE, narrowScopes, type ScopeGrant } fro
 
 const DAY = 86_400_000;
 
-/** Resolves once the event loop has polled for I/O again (two check phases on: one poll between). */
 /**
  * How long a refresh waits before it rotates, so that a concurrent refresh of the same token
  * that is already on its way (another connection the server has yet to accept or read) is

@@ -172,6 +172,19 @@ for (const target of databaseTargets) {
       }
     });
 
+    it('twenty tabs refreshing at once: one rotates, nineteen are refused, the session lives', async () => {
+      const address = await listening(t);
+      for (let round = 1; round <= 6; round += 1) {
+        const pair = await tokenFor(t.app, 'victim');
+        const sid = String(decodeJwt(pair.access_token).payload.sid);
+        const answers = await simultaneousPosts(t, address, '/api/v1/auth/refresh', JSON.stringify({ refresh_token: pair.refresh_token }), 20);
+        expect(answers.map((a) => a.status).sort(), `round ${round}`).toEqual([200, ...Array(19).fill(401)]);
+        const winner = JSON.parse(answers.find((a) => a.status === 200)!.body) as TokenPair;
+        expect((await t.storage.sessions.findById(sid))?.revokedAt, `round ${round}`).toBeNull();
+        expect((await refresh(t.app, winner.refresh_token)).statusCode, `round ${round}`).toBe(200);
+      }
+    });
+
     it('a request from another client a millisecond after the rotation is a replay', async () => {
       const pair = await tokenFor(t.app, 'victim');
       const next = (await refresh(t.app, pair.refresh_token)).json<TokenPair>();
