@@ -96,6 +96,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       // A path parameter longer than any id (maxParamLength) names nothing that exists: 404, like an unknown id.
       const mapped = (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH' ? new HttpError('NOT_FOUND') : new HttpError('BAD_REQUEST');
       sendError(reply, request, error instanceof HttpError ? error : mapped, {});
+      // Refused before routing, so no onResponse hook writes its line: the one line per request, here.
+      request.log.info({ reqId: request.id, req: request, res: { statusCode: reply.statusCode } }, 'request completed');
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

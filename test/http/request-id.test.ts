@@ -78,6 +78,19 @@ describe('X-Request-ID', () => {
     expect(t.logs.some((line) => line.reqId === 'log-correlation-1' && line.msg === 'request completed')).toBe(true);
   });
 
+  it('every request has its one log line, those refused before routing (a malformed URL) too, credentials redacted', async () => {
+    const key = `gk_abcdefgh_${'S'.repeat(43)}`;
+    for (const [n, url] of ['/api/v1/users/me/%ZZ', '/%ZZ', '/api/v1/no-such-thing'].entries()) {
+      const id = `one-line-${n}`;
+      const res = await t.app.inject({ method: 'GET', url: `${url}?api_key=${key}`, headers: { 'x-request-id': id } });
+      expect(res.statusCode).toBeGreaterThanOrEqual(400);
+      const lines = t.logs.filter((line) => line.reqId === id && line.msg === 'request completed');
+      expect(lines, url).toHaveLength(1);
+      expect(JSON.stringify(lines[0])).not.toContain(key);
+      expect((lines[0]!.res as { statusCode: number }).statusCode).toBe(res.statusCode);
+    }
+  });
+
   describe('over a real socket', () => {
     let port: number;
     beforeAll(async () => {
