@@ -59,6 +59,16 @@ for (const target of databaseTargets) {
       expect(await s.users.findByEmail('nobody@example.test')).toBeUndefined();
     });
 
+    it('folds case for A-Z only: a look-alike that lower-cases to ASCII (the Kelvin sign) finds nobody', async () => {
+      const u = await s.users.create(newUser('kelvin', { email: 'kelvin@example.test' }), T0);
+      expect((await s.users.findByLogin('KELVIN'))?.id).toBe(u.id);
+      for (const login of ['\u212Aelvin', '\u212AELVIN', '\u212Aelvin@example.test', 'kelv\u0130n']) {
+        expect(await s.users.findByLogin(login), login).toBeUndefined();
+      }
+      expect(await s.users.findByEmail('\u212Aelvin@example.test')).toBeUndefined();
+      expect((await s.users.list({ q: '\u212A', limit: 50, offset: 0 })).total).toBe(0);
+    });
+
     it('refuses a username or email that differs only in case, naming the field', async () => {
       await s.users.create(newUser('Bob', { email: 'bob@example.test' }), T0);
       const byName = await rejection(s.users.create(newUser('bOB', { email: 'other-bob@example.test' }), T0));

@@ -89,9 +89,18 @@ function toUser(row: UserRow): User {
   };
 }
 
+/**
+ * Usernames and emails are ASCII (their rules), so case is folded for A–Z only, as SQLite's lower()
+ * does: JavaScript's toLowerCase() folds look-alikes too (the Kelvin sign U+212A becomes "k"), and
+ * "\u212Aelvin" signed in as kelvin, a name the username rule itself refuses.
+ */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
 /** `%`, `_` and the escape itself are literal in a substring search. */
 function likePattern(q: string): string {
-  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `%${asciiLower(q).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export class UsersRepository {
@@ -139,14 +148,14 @@ export class UsersRepository {
   async findByLogin(identifier: string): Promise<User | undefined> {
     const column = identifier.includes('@') ? 'email' : 'username';
     const row = await this.db.selectFrom('users').selectAll()
-      .where(sql<string>`lower(${sql.ref(column)})`, '=', identifier.toLowerCase())
+      .where(sql<string>`lower(${sql.ref(column)})`, '=', asciiLower(identifier))
       .executeTakeFirst();
     return row && toUser(row);
   }
 
   async findByEmail(email: string): Promise<User | undefined> {
     const row = await this.db.selectFrom('users').selectAll()
-      .where(sql<string>`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();
+      .where(sql<string>`lower(email)`, '=', asciiLower(email)).executeTakeFirst();
     return row && toUser(row);
   }
 
