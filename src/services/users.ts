@@ -74,7 +74,12 @@ export class UserService {
     const passwordHash = await this.o.hasher.hash(input.password);
     return this.o.storage.users.create({
       username: input.username, email: input.email, fullName: input.fullName ?? null, passwordHash, role,
-    }, this.o.now()).catch(conflict);
+    }, this.o.now()).catch(async (err: unknown) => {
+      // Both taken: which unique index fires first differs between SQLite and PostgreSQL; the
+      // answer does not (the username, as the form asks for it first).
+      if (err instanceof UniqueViolationError && (await this.o.storage.users.findByLogin(input.username))) throw new HttpError('USERNAME_TAKEN');
+      return conflict(err);
+    });
   }
 
   /** The signed-in user. */

@@ -58,6 +58,12 @@ for (const target of databaseTargets) {
       expect((await login(t.app, 'alice_two')).statusCode).toBe(401);
     });
 
+    it('both taken: the same 409, naming the username, on every database', async () => {
+      const res = await registerRaw(t.app, { email: 'ALICE@example.com', username: 'Alice', password: PASSWORD });
+      expect(res.statusCode, res.body).toBe(409);
+      expect(res.json()).toEqual({ detail: 'Username already registered' });
+    });
+
     it('two sign-ups racing for one name (in different cases): one 201, one 409, never a 5xx', async () => {
       const [a, b] = await Promise.all([
         registerRaw(t.app, { email: 'race-1@example.com', username: 'Racer', password: PASSWORD }),
