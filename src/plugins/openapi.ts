@@ -9,6 +9,12 @@ export interface OpenApiOptions {
   readonly tokenUrl: string;
 }
 
+const DETAIL = { type: 'object', properties: { detail: { type: 'string' } }, required: ['detail'] };
+const BODY_ERRORS = {
+  413: { description: 'Request body too large (MAX_BODY_BYTES)', ...DETAIL },
+  415: { description: 'Unsupported Media Type', ...DETAIL },
+};
+
 export const openapi = fp<OpenApiOptions>(
   async (app: FastifyInstance, options) => {
     await app.register(fastifySwagger, {
@@ -18,7 +24,11 @@ export const openapi = fp<OpenApiOptions>(
         const method = [route.method].flat()[0]!.toLowerCase();
         const operationId = (schema as { operationId?: string } | undefined)?.operationId
           ?? `${method}_${url.replace(/[{}:]/g, '').replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '')}`;
-        return { schema: { ...schema, operationId } as typeof schema, url };
+        // What the content-types plugin and the body limit answer every route that reads a body.
+        const withBody = (schema as { body?: unknown } | undefined)?.body !== undefined;
+        const response = (schema as { response?: Record<string, unknown> } | undefined)?.response;
+        const documented = withBody && response ? { response: { ...BODY_ERRORS, ...response } } : {};
+        return { schema: { ...schema, ...documented, operationId } as typeof schema, url };
       },
       openapi: {
         openapi: '3.1.0',

@@ -41,6 +41,17 @@ describe('operations endpoints', () => {
     expect(ids).toContain('post_api_v1_auth_token');
   });
 
+  it('documents what the server really answers: 413 and 415 where a body is read, X-Total-Count on the user list', async () => {
+    type Op = { requestBody?: unknown; responses: Record<string, { headers?: Record<string, unknown> }> };
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, Op>> };
+    const withBody = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.requestBody).map(([method, op]) => [`${method} ${path}`, op] as const));
+    expect(withBody.length).toBeGreaterThan(10);
+    for (const [name, op] of withBody) expect(Object.keys(op.responses), name).toEqual(expect.arrayContaining(['413', '415', '422']));
+    expect(doc.paths['/api/v1/admin/users']!.get!.responses['200']!.headers).toHaveProperty('X-Total-Count');
+    // Routes that read no body do not claim these.
+    expect(Object.keys(doc.paths['/api/v1/users/me']!.get!.responses)).not.toContain('415');
+  });
+
   it('paging parameters with defaults are documented as optional', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean; schema?: { default?: number } }[] }>> };
     for (const path of ['/api/v1/admin/users', '/api/v1/admin/audit']) {

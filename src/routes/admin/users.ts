@@ -28,7 +28,10 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
     schema: {
       tags: ['admin'], summary: 'List users (q: case-insensitive substring of username or email)', security: BEARER_OR_KEY,
       querystring: Type.Object({ ...Paging, q: Type.Optional(Type.String({ maxLength: 100 })) }),
-      response: { 200: Type.Array(UserOut), ...AUTH_ERRORS },
+      response: {
+        200: Type.Array(UserOut, { headers: { 'X-Total-Count': { type: 'integer', description: 'How many users match q, over all pages' } } }),
+        ...AUTH_ERRORS,
+      },
     },
   }, async (request, reply) => {
     const { limit = PAGE_DEFAULTS.limit, offset = PAGE_DEFAULTS.offset, q } = request.query;
