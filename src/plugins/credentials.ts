@@ -16,13 +16,38 @@ export function invalidToken(): HttpError {
   return new HttpError('INVALID_TOKEN', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
 }
 
-/** The bearer token of an `Authorization` header; undefined when another scheme (or none) is used. */
+/**
+ * The bearer token of an `Authorization` header: undefined when another scheme (or none, or
+ * `Bearer` alone) is used; '' for one given but not usable, which is refused with invalid_token:
+ * not `Bearer <token>` (RFC 6750 §2.1: one space, no whitespace inside), or two Authorization
+ * headers, possibly of two users (Node keeps only the first; a single-value header, RFC 9110).
+ */
 export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
-  const space = header.indexOf(' ');
-  if (space === -1 || header.slice(0, space).toLowerCase() !== 'bearer') return undefined;
-  return header.slice(space + 1).trim();
+  const separator = header.search(/\s/);
+  if (separator === -1 || header.slice(0, separator).toLowerCase() !== 'bearer') return undefined;
+  const token = header.slice(separator + 1).trim();
+  if (header[separator] !== ' ' || /\s/.test(token) || repeated(request.raw.rawHeaders, 'authorization')) return '';
+  return token;
+}
+
+/** Whether the request carries this (lower-case) header more than once. */
+function repeated(rawHeaders: readonly string[], name: string): boolean {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const header = rawHeaders[i]!;
+    if (header.length === name.length && header.toLowerCase() === name && ++seen > 1) return true;
+  }
+  return false;
+}
+
+/** Whether the Cookie header holds this cookie twice (a value planted beside the real one); the parser keeps the first. */
+function cookieRepeated(cookieHeader: string | undefined, name: string): boolean {
+  if (!cookieHeader) return false;
+  let count = 0;
+  for (const part of cookieHeader.split(';')) if (part.trimStart().startsWith(`${name}=`) && ++count > 1) return true;
+  return false;
 }
 
 /** Verifies an access token and its revocation state; throws the contract's 401 when refused. */
@@ -80,6 +105,7 @@ export function cookieAuthenticator(options: CookieCredentialsOptions): Authenti
   return async (request) => {
     const token = request.cookies?.[options.cookieName];
     if (!token) return null;
+    if (cookieRepeated(request.headers.cookie, options.cookieName)) throw invalidToken();
     const principal = await principalFromAccessToken(token, 'cookie', options, request);
     if (!SAFE_METHODS.has(request.method) && request.routeOptions.config?.csrf !== 'form') {
       const sent = request.headers[CSRF_HEADER];

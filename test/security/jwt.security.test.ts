@@ -6,7 +6,7 @@ import { createHmac, createPublicKey, generateKeyPairSync, KeyObject, randomByte
 import { createServer, type Server } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JwtAlgorithm } from '../../src/config/index.js';
@@ -339,5 +339,71 @@ for (const algorithm of ['HS256', 'EdDSA', 'ES256'] as const) {
       expect(empty.statusCode).toBe(401);
       expect(empty.headers['www-authenticate']).toMatch(/^Bearer/);
     });
+
+    it('one token, one spelling: a segment whose spare low bits are changed is refused (the real token still works)', async () => {
+      const token = (await tokenFor(t.app, 'alice')).access_token;
+      expect((await me(t.app, token)).statusCode).toBe(200);
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const parts = token.split('.');
+      let respelled = 0;
+      for (const [index, segment] of parts.entries()) {
+        const last = alphabet.indexOf(segment.at(-1)!);
+        // A neighbour that decodes to the same bytes (only the unused bits differ), if this length has any.
+        const twin = [last ^ 1, last ^ 2, last ^ 3].map((i) => segment.slice(0, -1) + alphabet[i]).find((s) => s !== segment && Buffer.from(s, 'base64url').equals(Buffer.from(segment, 'base64url')));
+        if (!twin) continue;
+        respelled += 1;
+        const other = parts.map((p, i) => (i === index ? twin : p)).join('.');
+        expectInvalidToken(await me(t.app, other), `segment ${index}`);
+      }
+      expect(respelled).toBeGreaterThan(0);
+      expectInvalidToken(await me(t.app, `${token}=`), 'padded');
+    });
   });
 }
+
+describe('a bearer token given in a form the server will not guess at', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await authApp();
+    await register(t.app, { username: 'carol' });
+    await register(t.app, { username: 'dave' });
+  });
+  afterAll(() => t?.close());
+
+  it('a tab or other whitespace instead of the one space is a token given and refused: invalid_token, not "Not authenticated"', async () => {
+    const token = (await tokenFor(t.app, 'carol')).access_token;
+    for (const authorization of [`Bearer\t${token}`, `Bearer ${token.slice(0, 20)} ${token.slice(20)}`]) {
+      expectInvalidToken(await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization } }), JSON.stringify(authorization.slice(0, 12)));
+    }
+    // Another scheme, or the scheme alone, is no bearer token at all.
+    for (const authorization of ['Basic Y2Fyb2w6eA==', 'Bearer']) {
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization } });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+  });
+
+  it('two Authorization headers (two users\' tokens) are refused, not the first one believed; so are two access cookies', async () => {
+    const carol = (await tokenFor(t.app, 'carol')).access_token;
+    const dave = (await tokenFor(t.app, 'dave')).access_token;
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as AddressInfo;
+    const exchange = (headers: string) => new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.end(`GET /api/v1/users/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers}\r\n`));
+      let data = '';
+      socket.on('data', (chunk) => { data += chunk; });
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(await exchange(`Authorization: Bearer ${carol}\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
+    for (const headers of [`Authorization: Bearer ${carol}\r\nAuthorization: Bearer ${dave}\r\n`, `Authorization: Bearer ${carol}\r\nauthorization: Bearer ${carol}\r\n`]) {
+      const reply = await exchange(headers);
+      expect(reply).toMatch(/^HTTP\/1\.1 401 /);
+      expect(reply.toLowerCase()).toContain('www-authenticate: bearer error="invalid_token"');
+    }
+    const cookies = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { cookie: `access_token=${carol}; access_token=${dave}` } });
+    expectInvalidToken(cookies);
+    const single = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { cookie: `x_access_token=${dave}; access_token=${carol}` } });
+    expect(single.statusCode).toBe(200);
+  });
+});
