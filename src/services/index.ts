@@ -109,8 +109,14 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   const passwordReset = new PasswordResetService({
     storage, mailer, users, sessions, hasher, audit, tokenKey: derivedKeys.passwordReset, publicUrl: config.publicUrl, log, now,
   });
+  // On one box (SQLite) no other process can be working on an unfinished reset request: the ones a
+  // crash left behind go out now. With PostgreSQL another instance may be; they wait for their lease.
+  if (storage.handle.dialect === 'sqlite') {
+    passwordReset.resumeAbandoned().catch((err: unknown) => log.warn({ err: String((err as Error)?.message ?? err) }, 'password reset requests not resumed; will retry'));
+  }
   const close = async () => {
     for (const stop of stops) stop();
+    passwordReset.close();
     // Reset mails already promised (202) get a bounded moment to go out before the mailer closes.
     await settleWithin(Promise.all([passwordReset.settled(), apiKeys.settled()]).then(() => undefined), 5000);
     await mailer.close();

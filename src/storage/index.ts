@@ -6,7 +6,7 @@ import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
 import { ApiKeysRepository } from './repositories/api-keys.js';
 import { AuditRepository } from './repositories/audit.js';
-import { PasswordResetRepository, RecoveryCodesRepository } from './repositories/credentials.js';
+import { PasswordResetRepository, RecoveryCodesRepository, ResetRequestsRepository } from './repositories/credentials.js';
 import { ExternalIdentitiesRepository, SigningKeysRepository } from './repositories/keys.js';
 import { SessionsRepository } from './repositories/sessions.js';
 import { UsersRepository } from './repositories/users.js';
@@ -17,6 +17,7 @@ export interface Repositories {
   readonly apiKeys: ApiKeysRepository;
   readonly audit: AuditRepository;
   readonly passwordResets: PasswordResetRepository;
+  readonly resetRequests: ResetRequestsRepository;
   readonly recoveryCodes: RecoveryCodesRepository;
   readonly signingKeys: SigningKeysRepository;
   readonly identities: ExternalIdentitiesRepository;
@@ -30,6 +31,7 @@ export function repositories(db: Kysely<Database>, read?: CompiledReader): Repos
     apiKeys: new ApiKeysRepository(db, read),
     audit: new AuditRepository(db),
     passwordResets: new PasswordResetRepository(db),
+    resetRequests: new ResetRequestsRepository(db),
     recoveryCodes: new RecoveryCodesRepository(db),
     signingKeys: new SigningKeysRepository(db),
     identities: new ExternalIdentitiesRepository(db),
@@ -97,6 +99,7 @@ export async function migrateDatabase(url: string, options: OpenOptions, handle?
 }
 
 export { UniqueViolationError, isDatabaseUnavailable, classifyDatabaseError } from './errors.js';
+export type { ResetRequest } from './repositories/credentials.js';
 export type { User, UserProfile, Role, NewUser, UserPatch } from './repositories/users.js';
 export type { Session, SessionKind, RefreshToken } from './repositories/sessions.js';
 export type { ApiKey } from './repositories/api-keys.js';

@@ -85,6 +85,16 @@ export interface PasswordResetTokensTable {
   used_at: number | null;
 }
 
+export interface PasswordResetRequestsTable {
+  id: Generated<number>;
+  user_id: number | null;
+  request_id: string | null;
+  created_at: number;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  done_at: number | null;
+}
+
 export interface RecoveryCodesTable {
   id: Generated<number>;
   user_id: number;
@@ -118,6 +128,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   audit_events: AuditEventsTable;
   password_reset_tokens: PasswordResetTokensTable;
+  password_reset_requests: PasswordResetRequestsTable;
   recovery_codes: RecoveryCodesTable;
   signing_keys: SigningKeysTable;
   external_identities: ExternalIdentitiesTable;

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -246,6 +247,50 @@ describe('gatehouse serve', () => {
       expect(res.status).toBe(409);
       again.child.kill('SIGTERM');
       expect((await within(again.exit, SIGTERM_DEADLINE_MS, 'second exit')).code).toBe(0);
+    } finally {
+      cleanup(again);
+    }
+  });
+});
+
+describe('killed right after a 202 for a password reset', () => {
+  it('the mail still goes out: the request was recorded before the answer, and the next start sends it', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const dataDir = tempDir();
+    const outbox = join(dataDir, 'outbox');
+    const mails = () => (existsSync(outbox) ? readdirSync(outbox).filter((f) => f.endsWith('.eml')) : []);
+    // A mail server that accepts the connection and never speaks: the first process's mail is
+    // provably still on its way when the process is killed.
+    const silent = createNetServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const smtpPort = (silent.address() as AddressInfo).port;
+    const first = await gatehouse({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}` }, dataDir);
+    const email = `crash_${randomBytes(4).toString('hex')}@example.com`;
+    try {
+      await listening(first);
+      const base = `http://127.0.0.1:${first.port}/api/v1/auth`;
+      const json = { 'content-type': 'application/json' };
+      const username = email.split('@')[0]!;
+      expect((await fetch(`${base}/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, username, password: 'a passphrase to be forgotten' }) })).status).toBe(201);
+      const answer = await fetch(`${base}/password-reset/request`, { method: 'POST', headers: json, body: JSON.stringify({ email }) });
+      expect(answer.status).toBe(202);
+      first.child.kill('SIGKILL');
+      await within(first.exit, STEP_DEADLINE_MS, 'the killed process is gone');
+    } finally {
+      cleanup(first);
+      silent.close();
+    }
+
+    // The next start on the same data (mail to the outbox now) sends what the first one acknowledged.
+    const again = await gatehouse({}, dataDir);
+    try {
+      await listening(again);
+      const sent = await again.line((l) => l.msg === 'password reset mail sent', 'the resumed mail');
+      expect(sent.user_id).toEqual(expect.any(Number));
+      const files = mails();
+      expect(files).toHaveLength(1);
+      expect(readFileSync(join(outbox, files[0]!), 'utf8')).toContain(`To: ${email}`);
+      again.child.kill('SIGTERM');
+      expect((await within(again.exit, SIGTERM_DEADLINE_MS, 'exit')).code).toBe(0);
     } finally {
       cleanup(again);
     }

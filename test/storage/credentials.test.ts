@@ -109,5 +109,34 @@ for (const target of databaseTargets) {
         expect(await s.recoveryCodes.countUnused(userId)).toBe(0);
       });
     });
+
+    describe('password reset requests (the mails a 202 promised)', () => {
+      it('are due from their time, taken by one claimant at a time, retried, finished, and forgotten a day on', async () => {
+        const userId = await user();
+        await s.resetRequests.record({ userId, requestId: 'req-1', createdAt: T0 });
+        await s.resetRequests.record({ userId: null, requestId: 'req-2', createdAt: T0 + 1 });
+        expect(await s.resetRequests.due(T0 - 1, 10)).toEqual([]);
+        const [first, second] = await s.resetRequests.due(T0 + 1, 10);
+        expect(first).toMatchObject({ userId, requestId: 'req-1', createdAt: T0, attempts: 0, nextAttemptAt: T0 });
+        expect(second).toMatchObject({ userId: null, requestId: 'req-2' });
+        // Two instances see it due; one takes it.
+        const claims = await Promise.all([s.resetRequests.claim(first!, T0 + 60_000), s.resetRequests.claim(first!, T0 + 60_000)]);
+        expect(claims.sort()).toEqual([false, true]);
+        expect((await s.resetRequests.due(T0 + 1, 10)).map((r) => r.requestId)).toEqual(['req-2']);
+        // A failed attempt waits for its retry time, counting the attempt.
+        await s.resetRequests.retryAt(first!.id, T0 + 5_000);
+        expect((await s.resetRequests.due(T0 + 5_000, 10))[0]).toMatchObject({ requestId: 'req-1', attempts: 1 });
+        // A start on one box takes up everything unfinished at once.
+        await s.resetRequests.claim((await s.resetRequests.due(T0 + 5_000, 10))[0]!, T0 + 70_000);
+        await s.resetRequests.releaseAll(T0 + 6_000);
+        expect((await s.resetRequests.due(T0 + 6_000, 10)).map((r) => r.requestId)).toEqual(['req-1', 'req-2']);
+        await s.resetRequests.finish(first!.id, T0 + 7_000);
+        await s.resetRequests.finish(second!.id, T0 + 7_000);
+        expect(await s.resetRequests.due(T0 + HOUR, 10)).toEqual([]);
+        expect(await s.resetRequests.claim(first!, T0 + HOUR)).toBe(false);
+        expect(await s.resetRequests.pruneFinished(T0 + 7_000)).toBe(0);
+        expect(await s.resetRequests.pruneFinished(T0 + 7_001)).toBe(2);
+      });
+    });
   });
 }
