@@ -6,6 +6,8 @@ import { outboxDirectory, prepareOutbox } from './mail/outbox-directory.js';
 
 /** How long SIGTERM waits for in-flight requests before closing what is left. */
 const DRAIN_TIMEOUT_MS = 25_000;
+/** How long after SIGTERM requests already sent are still read before the drain begins. */
+const SIGNAL_GRACE_MS = 100;
 
 export interface Running {
   readonly app: GatehouseApp;
@@ -113,9 +115,14 @@ export async function serve(env: Env): Promise<number> {
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
+      // A request its client finished sending just before the signal may still sit unread in its
+      // socket (the loop was busy): such a connection looks idle, and closing idle connections would
+      // cut it off unanswered. A moment and one more poll first, so it is read and then drained.
+      await new Promise((r) => setTimeout(r, SIGNAL_GRACE_MS));
+      await new Promise((r) => setImmediate(r));
       running.app.log.info({ signal }, 'draining in-flight requests');
       const force = setTimeout(() => {
         running.app.log.warn('drain timed out; closing remaining connections');
@@ -130,8 +137,8 @@ export async function serve(env: Env): Promise<number> {
         },
       ).finally(() => clearTimeout(force));
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
   });
 }
 

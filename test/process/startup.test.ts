@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect as connectSocket, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -249,6 +249,44 @@ describe('gatehouse serve', () => {
       expect((await within(again.exit, SIGTERM_DEADLINE_MS, 'second exit')).code).toBe(0);
     } finally {
       cleanup(again);
+    }
+  });
+});
+
+describe('requests sent just before SIGTERM', () => {
+  it('are answered, not cut off: the process was frozen while they arrived, on new connections and on kept-alive ones', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const s = await gatehouse({});
+    const open = () => new Promise<Socket>((resolve, reject) => {
+      const socket = connectSocket(s.port, '127.0.0.1', () => resolve(socket));
+      socket.once('error', reject);
+    });
+    const collect = (socket: Socket) => {
+      let data = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => { data += chunk; });
+      socket.on('error', () => undefined);
+      return { socket, text: () => data, closed: new Promise<void>((resolve) => socket.once('close', () => resolve())) };
+    };
+    try {
+      await listening(s);
+      // Kept alive, with one answered request behind it.
+      const kept = collect(await open());
+      kept.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await within((async () => { while (!/\{"status":"ok"\}/.test(kept.text())) await new Promise((z) => setTimeout(z, 5)); })(), STEP_DEADLINE_MS, 'the first answer');
+      const answeredBefore = kept.text().length;
+      // Frozen: new connections wait in the listen backlog, every request arrives whole, then the signal.
+      s.child.kill('SIGSTOP');
+      const fresh = await Promise.all(Array.from({ length: 6 }, async () => collect(await open())));
+      const all = [kept, ...fresh];
+      for (const r of all) r.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      await new Promise((z) => setTimeout(z, 50));
+      s.child.kill('SIGTERM');
+      s.child.kill('SIGCONT');
+      await within(Promise.all(all.map((r) => r.closed)), SIGTERM_DEADLINE_MS, 'every connection answered and closed');
+      expect(kept.text().slice(answeredBefore)).toMatch(/^HTTP\/1\.1 200 /);
+      for (const [i, r] of fresh.entries()) expect(r.text(), `new connection ${i}`).toMatch(/^HTTP\/1\.1 200 /);
+      expect(await within(s.exit, SIGTERM_DEADLINE_MS, 'exit after the drain')).toEqual({ code: 0, signal: null });
+    } finally {
+      cleanup(s);
     }
   });
 });
