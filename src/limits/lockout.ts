@@ -10,12 +10,15 @@
 // ~THRESHOLD guesses per lock period instead of thousands.
 import { HttpError } from '../errors/http-error.js';
 import type { AuditLog } from '../services/audit.js';
+import type { AuditEvent } from '../storage/index.js';
 import type { LoginAttempt, LoginThrottle } from '../services/authentication.js';
 import type { RequestContext } from '../services/context.js';
 import { block, consume, createLimiter, forget, peek, type Limiter } from './limiters.js';
 import type { Redis } from './redis-client.js';
 
 export const FIRST_LOCK_SECONDS = 60;
+/** The audit actions a lockout's state is rebuilt from (see Lockout.restore). */
+export const LOCKOUT_EVENTS = ['login.failure', 'login.success', 'lockout', 'mfa.enable', 'mfa.disable'] as const;
 export const MAX_LOCK_SECONDS = 3600;
 
 export interface LockoutOptions {
@@ -66,6 +69,41 @@ export class Lockout implements LoginThrottle {
         await forget(this.lockouts, accountKey);
       },
     };
+  }
+
+  /**
+   * In-process counts die with the process: without Redis a restart would hand every locked account
+   * back and every attacker a fresh set of guesses. So at start they are rebuilt from the audit log,
+   * which records each counted failure, each lock and each success of known accounts (names that
+   * match no account are not in it by name: theirs start afresh). Counts rebuilt this way may last
+   * up to a window longer than the originals, never shorter.
+   */
+  async restore(events: readonly AuditEvent[], now: number): Promise<void> {
+    const windowMs = this.options.windowMinutes * 60_000;
+    const byUser = new Map<number, { failures: number; firstFailure: number; lockedUntil: number; lockouts: number; firstLockout: number }>();
+    for (const event of events) {
+      const state = byUser.get(event.userId!) ?? { failures: 0, firstFailure: 0, lockedUntil: 0, lockouts: 0, firstLockout: 0 };
+      byUser.set(event.userId!, state);
+      if (event.action === 'login.success') {
+        Object.assign(state, { failures: 0, lockouts: 0, lockedUntil: 0 });
+      } else if (event.action === 'lockout') {
+        const seconds = Number(event.details?.seconds ?? FIRST_LOCK_SECONDS);
+        // The lock replaces the count; failures start again once it ends.
+        Object.assign(state, { failures: 0, lockedUntil: event.time + seconds * 1000 });
+        if (state.lockouts === 0) state.firstLockout = event.time;
+        state.lockouts += 1;
+      } else if (event.outcome === 'failure' && event.details?.reason !== 'inactive') {
+        if (state.failures === 0) state.firstFailure = event.time;
+        state.failures += 1;
+      }
+    }
+    const secondsUntil = (time: number) => Math.max(1, Math.ceil((time - now) / 1000));
+    for (const [userId, state] of byUser) {
+      const key = `user:${userId}`;
+      if (state.lockedUntil > now) await block(this.failures, key, secondsUntil(state.lockedUntil));
+      else if (state.failures > 0) await this.failures.set(key, Math.min(state.failures, this.options.threshold - 1), secondsUntil(state.firstFailure + windowMs));
+      if (state.lockouts > 0) await this.lockouts.set(key, state.lockouts, secondsUntil(state.firstLockout + windowMs));
+    }
   }
 
   /** 429 while the account is locked: the threshold of failures reached (the lock lands on the failure that reaches it). */

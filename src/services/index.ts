@@ -5,7 +5,7 @@ import { AccessTokens } from '../crypto/access-tokens.js';
 import { createPasswordHasher, type PasswordHasher } from '../crypto/passwords.js';
 import { deriveKeys, type DerivedKeys } from '../crypto/secrets.js';
 import { asymmetricKeyRing, hmacKeyRing, type KeyRing } from '../crypto/signing-keys.js';
-import { Lockout } from '../limits/lockout.js';
+import { LOCKOUT_EVENTS, Lockout } from '../limits/lockout.js';
 import { RedisRevocationStore } from '../limits/redis-revocations.js';
 import { MemoryRevocationStore, type RevocationStore } from '../limits/revocations.js';
 import type { RedisConnections } from '../limits/shared-state.js';
@@ -86,10 +86,15 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   // The dummy hash (for unknown users) is made on first use; make it now so the first login is not slower.
   void hasher.verifyDummy('').catch(() => undefined);
   const audit = new AuditLog(storage.audit, log, now);
-  const throttle = deps.throttle ?? new Lockout({
+  const lockout = new Lockout({
     threshold: config.lockoutThreshold, windowMinutes: config.lockoutWindowMinutes,
     keyPrefix: config.redisKeyPrefix, redis: deps.redis?.client, audit,
   });
+  // In-process lockouts (no Redis) are rebuilt from the audit log, so a restart frees no account.
+  if (!deps.throttle && !deps.redis) {
+    await lockout.restore(await storage.audit.ofUsersSince(now() - config.lockoutWindowMinutes * 60_000, LOCKOUT_EVENTS), now());
+  }
+  const throttle = deps.throttle ?? lockout;
   const mfa = new MfaService({
     storage, encryptionKey: derivedKeys.encryption, recoveryKey: derivedKeys.recoveryCode, audit, throttle, now,
     // Called only after `authentication` exists (disable re-checks the password, upgrading old hashes).

@@ -9,7 +9,9 @@ import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GatehouseApp } from '../../src/app.js';
+import { openStorage } from '../../src/storage/index.js';
 import { testApp, type TestApp } from '../helpers/app.js';
+import { tempDir } from '../helpers/config.js';
 import { PASSWORD, bearer, form, tokenFor } from '../helpers/auth.js';
 import { enableTotp, stepCode } from '../helpers/mfa.js';
 import { dropPrefix, redisConnection, stateBackends, ttlsUnder, uniquePrefix, until } from '../helpers/redis.js';
@@ -388,3 +390,38 @@ for (const backend of stateBackends) {
     });
   });
 }
+
+// Without Redis the counts live in the process: a restart must not hand a locked account back, nor an
+// attacker a fresh set of guesses. They are rebuilt from the audit log at start.
+describe('account lockout across a restart, in-process state', () => {
+  const url = `sqlite:${tempDir()}/lockout-restart.db`;
+  const env = { RATE_LIMIT_AUTH: '100000/minute', LOCKOUT_THRESHOLD: String(THRESHOLD), LOCKOUT_WINDOW_MINUTES: '15' };
+  const start = async () => testApp({ env, storage: Object.assign(await openStorage(url), { url }) });
+
+  it('a locked account stays locked, and counted failures stay counted', async () => {
+    let t = await start();
+    await t.app.gatehouse.users.register({ email: 'restarted@example.com', username: 'restarted', password: PASSWORD });
+    await t.app.gatehouse.users.register({ email: 'counted@example.com', username: 'counted', password: PASSWORD });
+    await failFromManyIps(t.app, 'restarted');
+    expectLocked(await tokenLogin(t.app, 'restarted', PASSWORD));
+    await failFromManyIps(t.app, 'counted', THRESHOLD - 1);
+    await t.close();
+
+    t = await start();
+    try {
+      const retryAfter = expectLocked(await tokenLogin(t.app, 'restarted', PASSWORD));
+      expect(retryAfter).toBeGreaterThan(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expectLocked(await browserLogin(t.app, 'restarted', PASSWORD));
+      // Four failures before the restart: the fifth after it still locks.
+      expect((await tokenLogin(t.app, 'counted', 'wrong once more')).statusCode).toBe(401);
+      expectLocked(await tokenLogin(t.app, 'counted', PASSWORD));
+      // Other accounts are unaffected.
+      await t.app.gatehouse.users.register({ email: 'fresh@example.com', username: 'fresh', password: PASSWORD });
+      expect((await tokenLogin(t.app, 'fresh', PASSWORD)).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
+

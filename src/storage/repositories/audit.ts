@@ -54,6 +54,14 @@ export class AuditRepository {
     return toEvent(row);
   }
 
+  /** Events of known users with one of these actions from `since` on, oldest first (rebuilding state from the record). */
+  async ofUsersSince(since: number, actions: readonly string[]): Promise<AuditEvent[]> {
+    const rows = await this.db.selectFrom('audit_events').selectAll()
+      .where('time', '>=', since).where('action', 'in', [...actions]).where('user_id', 'is not', null)
+      .orderBy('id').execute();
+    return rows.map(toEvent);
+  }
+
   /** Newest first (by id, which follows insertion order), with optional filters. */
   async list(query: AuditQuery): Promise<{ events: AuditEvent[]; total: number }> {
     let base = this.db.selectFrom('audit_events');
