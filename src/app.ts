@@ -17,7 +17,7 @@ import { stampArrival } from './arrival-order.js';
 import { httpsOnly } from './plugins/https-only.js';
 import { openapi } from './plugins/openapi.js';
 import { requestId, requestIdFrom } from './plugins/request-id.js';
-import { requestLog } from './plugins/request-log.js';
+import { COMPLETED, completedLine, requestLog } from './plugins/request-log.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { installValidators } from './plugins/validation.js';
 import { closeRedis, connectRedis, rateLimitGroups, redisReady, refusedRedisDatabase, waitForRedis, type RedisConnections } from './limits/shared-state.js';
@@ -97,7 +97,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       const mapped = (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH' ? new HttpError('NOT_FOUND') : new HttpError('BAD_REQUEST');
       sendError(reply, request, error instanceof HttpError ? error : mapped, {});
       // Refused before routing, so no onResponse hook writes its line: the one line per request, here.
-      request.log.info({ reqId: request.id, req: request, res: { statusCode: reply.statusCode } }, 'request completed');
+      request.log.info(completedLine(request, reply), COMPLETED);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

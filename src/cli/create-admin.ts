@@ -48,10 +48,15 @@ export async function createAdminCommand(args: readonly string[]): Promise<numbe
   }
   const storage = await openStorage(config.databaseUrl);
   try {
-    const services = await createServices({ config, storage, clock: systemClock, log: pino({ level: 'silent' }) });
-    const admin = await createAdmin(services.users, { email, username, password, fullName: values['full-name'] ?? null }, { identity: 'email/username', password: 'password' });
-    process.stdout.write(`created administrator ${admin.username} <${admin.email}> (id ${admin.id})\n`);
-    return 0;
+    // A one-off command: no background work (the serving process sends what is pending).
+    const services = await createServices({ config, storage, clock: systemClock, log: pino({ level: 'silent' }), background: false });
+    try {
+      const admin = await createAdmin(services.users, { email, username, password, fullName: values['full-name'] ?? null }, { identity: 'email/username', password: 'password' });
+      process.stdout.write(`created administrator ${admin.username} <${admin.email}> (id ${admin.id})\n`);
+      return 0;
+    } finally {
+      await services.close();
+    }
   } catch (err) {
     if (err instanceof BootstrapError) {
       process.stderr.write(`gatehouse: ${err.message}\n`);

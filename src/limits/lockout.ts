@@ -17,6 +17,11 @@ import { block, consume, createLimiter, forget, peek, type Limiter } from './lim
 import type { Redis } from './redis-client.js';
 
 export const FIRST_LOCK_SECONDS = 60;
+
+/** The count's key of a known account (a name matching none is keyed by its hash: services/authentication.ts). */
+export function userAccountKey(userId: number): string {
+  return `user:${userId}`;
+}
 /** The audit actions a lockout's state is rebuilt from (see Lockout.restore). */
 export const LOCKOUT_EVENTS = ['login.failure', 'login.success', 'lockout', 'mfa.enable', 'mfa.disable'] as const;
 export const MAX_LOCK_SECONDS = 3600;
@@ -58,9 +63,13 @@ export class Lockout implements LoginThrottle {
         const counted = await consume(this.failures, accountKey);
         // Past the threshold: the lock came first; its time is what the count reports.
         if (!counted.allowed) return this.refuse(counted.resetSeconds, userId, ctx);
-        await record?.();
-        // The failure that reaches the threshold is still answered as itself, and locks.
-        if (counted.remaining === 0) return this.lock(accountKey, userId, ctx);
+        try {
+          await record?.();
+        } finally {
+          // The failure that reaches the threshold is still answered as itself, and locks (even if
+          // its audit line could not be written: the lock must not be lost with it).
+          if (counted.remaining === 0) await this.lock(accountKey, userId, ctx);
+        }
       },
       succeeded: async () => {
         // A right password that finishes once the threshold is reached is refused like a wrong one.
@@ -99,7 +108,7 @@ export class Lockout implements LoginThrottle {
     }
     const secondsUntil = (time: number) => Math.max(1, Math.ceil((time - now) / 1000));
     for (const [userId, state] of byUser) {
-      const key = `user:${userId}`;
+      const key = userAccountKey(userId);
       if (state.lockedUntil > now) await block(this.failures, key, secondsUntil(state.lockedUntil));
       else if (state.failures > 0) await this.failures.set(key, Math.min(state.failures, this.options.threshold - 1), secondsUntil(state.firstFailure + windowMs));
       if (state.lockouts > 0) await this.lockouts.set(key, state.lockouts, secondsUntil(state.firstLockout + windowMs));

@@ -30,11 +30,24 @@ const MAX_NESTING = 3;
  * `/x?api_key=abc&page=2` → `/x?api_key=[REDACTED]&page=2`. Leaves URLs without a query untouched.
  * A value that is itself a URL with a query (a sign-in page's `next`) is redacted the same way.
  */
-export function redactUrl(url: string, depth = 0): string {
+export function redactUrl(url: string): string {
+  return rewriteSecretParams(url, 'redact', 0);
+}
+
+/**
+ * `/x?api_key=abc&page=2` → `/x?page=2`: the address to send a browser on to, which must not carry a
+ * credential into another address, its history and Referer headers. Judged as redactUrl judges.
+ */
+export function withoutSecretParams(url: string): string {
+  return rewriteSecretParams(url, 'drop', 0);
+}
+
+function rewriteSecretParams(url: string, mode: 'redact' | 'drop', depth: number): string {
   const q = url.indexOf('?');
   if (q === -1) return url;
   // `;` separates pairs for some parsers (and proxies); a secret after one must not ride along in a value.
-  const parts = url.slice(q + 1).split(/([&;])/).map((pair, i) => {
+  const pieces = url.slice(q + 1).split(/([&;])/);
+  const parts = pieces.map((pair, i): string | null => {
     if (i % 2 === 1) return pair;
     const eq = pair.indexOf('=');
     const rawName = eq === -1 ? pair : pair.slice(0, eq);
@@ -45,15 +58,23 @@ export function redactUrl(url: string, depth = 0): string {
       name = decodeURIComponent(rawName.replace(/\+/g, ' '));
       value = eq === -1 ? '' : decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
     } catch {
-      return '[REDACTED]';
+      return mode === 'redact' ? '[REDACTED]' : null;
     }
     // `api_key%3D<key>` decodes to a name holding the value: judge what comes before its `=`.
-    if (isSecretParam(name.split('=')[0]!)) return `${rawName.split(/%3d/i)[0]}=[REDACTED]`;
+    if (isSecretParam(name.split('=')[0]!)) return mode === 'redact' ? `${rawName.split(/%3d/i)[0]}=[REDACTED]` : null;
     if (depth < MAX_NESTING && value.includes('?')) {
-      const inner = redactUrl(value, depth + 1);
+      const inner = rewriteSecretParams(value, mode, depth + 1);
       if (inner !== value) return `${rawName}=${encodeURIComponent(inner)}`;
     }
     return pair;
   });
-  return `${url.slice(0, q)}?${parts.join('')}`;
+  if (mode === 'redact') return `${url.slice(0, q)}?${parts.join('')}`;
+  // Dropped pairs take the separator before them along (or after them, for the first).
+  const kept: string[] = [];
+  for (let i = 0; i < parts.length; i += 2) {
+    if (parts[i] === null) continue;
+    if (kept.length > 0) kept.push(parts[i - 1] ?? '&');
+    kept.push(parts[i]!);
+  }
+  return kept.length > 0 ? `${url.slice(0, q)}?${kept.join('')}` : url.slice(0, q);
 }

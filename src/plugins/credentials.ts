@@ -6,6 +6,7 @@ import { HttpError } from '../errors/http-error.js';
 import type { RevocationStore } from '../limits/revocations.js';
 import type { Authenticate, AuthMethod, Principal } from './auth-guard.js';
 import { CSRF_HEADER, csrfValid } from './csrf.js';
+import { cookieRepeated, readCookie } from './session-cookies.js';
 
 export interface CredentialsOptions {
   readonly tokens: AccessTokens;
@@ -42,13 +43,6 @@ function repeated(rawHeaders: readonly string[], name: string): boolean {
   return false;
 }
 
-/** Whether the Cookie header holds this cookie twice (a value planted beside the real one); the parser keeps the first. */
-function cookieRepeated(cookieHeader: string | undefined, name: string): boolean {
-  if (!cookieHeader) return false;
-  let count = 0;
-  for (const part of cookieHeader.split(';')) if (part.trimStart().startsWith(`${name}=`) && ++count > 1) return true;
-  return false;
-}
 
 /** Verifies an access token and its revocation state; throws the contract's 401 when refused. */
 export async function principalFromAccessToken(
@@ -105,11 +99,11 @@ export function cookieAuthenticator(options: CookieCredentialsOptions): Authenti
   return async (request) => {
     const token = request.cookies?.[options.cookieName];
     if (!token) return null;
-    if (cookieRepeated(request.headers.cookie, options.cookieName)) throw invalidToken();
+    if (cookieRepeated(request, options.cookieName)) throw invalidToken();
     const principal = await principalFromAccessToken(token, 'cookie', options, request);
     if (!SAFE_METHODS.has(request.method) && request.routeOptions.config?.csrf !== 'form') {
       const sent = request.headers[CSRF_HEADER];
-      const cookie = request.cookies?.[options.csrfCookieName];
+      const cookie = readCookie(request, options.csrfCookieName);
       if (!csrfValid(options.csrfKey, principal.sessionId!, typeof sent === 'string' ? sent : undefined, cookie)) {
         throw new HttpError('CSRF_FAILED');
       }

@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors/http-error.js';
 import { isNeverRouted } from './errors.js';
-import { isSecretParam } from '../logging/redaction.js';
+import { withoutSecretParams } from '../logging/redaction.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -31,22 +31,6 @@ function normalisedPath(url: string): string | undefined {
   }
 }
 
-/**
- * The path and query to redirect to, without credential parameters (`?api_key=`, `?token=`…): one
- * sent over plain HTTP is already exposed, and the redirect must not have the browser repeat it
- * into another address, its history and Referer headers (as safeNext does for sign-in).
- */
-function withoutCredentials(path: string): string {
-  const q = path.indexOf('?');
-  if (q === -1) return path;
-  const params = new URLSearchParams(path.slice(q + 1));
-  const names = [...new Set(params.keys())];
-  if (!names.some(isSecretParam)) return path;
-  for (const name of names) if (isSecretParam(name)) params.delete(name);
-  const query = params.toString();
-  return path.slice(0, q) + (query ? `?${query}` : '');
-}
-
 export const httpsOnly = fp<HttpsOnlyOptions>(
   async (app, options) => {
     if (!options.apiPrefix?.startsWith('/')) throw new TypeError('httpsOnly: option "apiPrefix" must start with "/"');
@@ -67,7 +51,8 @@ export const httpsOnly = fp<HttpsOnlyOptions>(
       const host = request.headers.host;
       const origin = fixedOrigin ?? (host && HOST.test(host) ? `https://${host}` : undefined);
       if (!origin) return done(new HttpError('HTTPS_REQUIRED'));
-      reply.code(308).header('location', origin + withoutCredentials(path)).send();
+      // A credential in the query was already sent in clear: the redirect must not have the browser repeat it.
+      reply.code(308).header('location', origin + withoutSecretParams(path)).send();
     });
   },
   { name: 'gatehouse-https-only', fastify: '5.x', dependencies: ['gatehouse-client-address'] },

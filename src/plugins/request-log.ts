@@ -1,8 +1,16 @@
 // One JSON line per finished request (instead of Fastify's two), redacted by the logger's serializers.
 // Written through the root logger with the request id as a field: the same line a per-request child
 // would write, without creating one for every request.
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { levelEnabledUnder } from '../logging/lazy-child.js';
+
+/** The line's fields; its `req` is shaped and its URL redacted by the logger's serializers. */
+export function completedLine(request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {
+  return { reqId: request.id, req: request, res: { statusCode: reply.statusCode }, ms: Math.round(reply.elapsedTime * 10) / 10 };
+}
+
+export const COMPLETED = 'request completed';
 
 export const requestLog = fp(
   async (app) => {
@@ -13,7 +21,7 @@ export const requestLog = fp(
     app.addHook('onResponse', (request, reply, done) => {
       // A route's own logLevel (e.g. 'warn' on the health probes) silences its request lines too.
       if (levelEnabledUnder(app.log, 'info', request.routeOptions.logLevel)) {
-        lines.info({ reqId: request.id, req: request, res: { statusCode: reply.statusCode }, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+        lines.info(completedLine(request, reply), COMPLETED);
       }
       done();
     });

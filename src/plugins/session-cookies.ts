@@ -68,5 +68,15 @@ export function clearSessionCookies(reply: FastifyReply, settings: SessionCookie
 
 export function readCookie(request: FastifyRequest, name: string): string | undefined {
   const value = request.cookies?.[name];
-  return value === undefined || value === '' ? undefined : value;
+  // Two of one name (a value planted beside the real one): the parser keeps the first; neither is believed.
+  return value === undefined || value === '' || cookieRepeated(request, name) ? undefined : value;
+}
+
+/** Whether the Cookie header holds this cookie more than once. */
+export function cookieRepeated(request: FastifyRequest, name: string): boolean {
+  const header = request.headers.cookie;
+  if (!header) return false;
+  let count = 0;
+  for (const part of header.split(';')) if (part.trimStart().startsWith(`${name}=`) && ++count > 1) return true;
+  return false;
 }

@@ -3,6 +3,7 @@
 // failure is audited and counted toward the account's lockout.
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { keyedHash } from '../crypto/secrets.js';
+import { userAccountKey } from '../limits/lockout.js';
 import { HttpError } from '../errors/http-error.js';
 import type { Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
@@ -58,11 +59,10 @@ export interface AuthenticationOptions {
  * A name is kept as its keyed hash: people type passwords into the username box, and the count's
  * key lives in Redis (or memory) for the lockout window.
  */
-export function accountKey(user: User | undefined, identifier: string, nameKey?: Buffer): string {
-  if (user) return `user:${user.id}`;
-  if (!nameKey) throw new TypeError('accountKey: a name that matches no account needs the name key');
-  return `name:${keyedHash(nameKey, identifier.trim().toLowerCase())}`;
+export function accountKey(user: User | undefined, identifier: string, nameKey: Buffer): string {
+  return user ? userAccountKey(user.id) : `name:${keyedHash(nameKey, identifier.trim().toLowerCase())}`;
 }
+
 
 const MAX_IDENTIFIER = 320;
 
@@ -108,7 +108,7 @@ export class AuthenticationService {
     // No password is no guess: refused, but it does not count toward the lockout (a script with a
     // profile:write key that forgot the field must not lock its owner out).
     if (password === undefined) return undefined;
-    const attempt = await this.o.throttle.begin(accountKey(user, ''), user.id, ctx);
+    const attempt = await this.o.throttle.begin(userAccountKey(user.id), user.id, ctx);
     const proven = await this.verifyAndUpgrade(user, password);
     if (!proven) await this.fail(attempt, user.id, ctx, 'reauthentication');
     return proven;

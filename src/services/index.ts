@@ -54,6 +54,11 @@ export interface ServiceDependencies {
   readonly mailer?: Mailer;
   /** Shares revocations and lockouts with every other instance. */
   readonly redis?: RedisConnections;
+  /**
+   * Default true: this process serves, and sends the reset mails promised by anyone (its own 202s,
+   * and those a crashed process left behind). A one-off command (the CLI) passes false.
+   */
+  readonly background?: boolean;
 }
 
 /** Audience of Gatehouse access tokens: resource servers check it (RFC 9068 §4). */
@@ -86,15 +91,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   // The dummy hash (for unknown users) is made on first use; make it now so the first login is not slower.
   void hasher.verifyDummy('').catch(() => undefined);
   const audit = new AuditLog(storage.audit, log, now);
-  const lockout = new Lockout({
-    threshold: config.lockoutThreshold, windowMinutes: config.lockoutWindowMinutes,
-    keyPrefix: config.redisKeyPrefix, redis: deps.redis?.client, audit,
-  });
-  // In-process lockouts (no Redis) are rebuilt from the audit log, so a restart frees no account.
-  if (!deps.throttle && !deps.redis) {
-    await lockout.restore(await storage.audit.ofUsersSince(now() - config.lockoutWindowMinutes * 60_000, LOCKOUT_EVENTS), now());
-  }
-  const throttle = deps.throttle ?? lockout;
+  const throttle = deps.throttle ?? (await lockoutFor(config, storage, audit, now, deps.redis));
   const mfa = new MfaService({
     storage, encryptionKey: derivedKeys.encryption, recoveryKey: derivedKeys.recoveryCode, audit, throttle, now,
     // Called only after `authentication` exists (disable re-checks the password, upgrading old hashes).
@@ -111,12 +108,14 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   });
   const apiKeys = new ApiKeyService({ storage, audit, hashKey: derivedKeys.apiKey, log, now });
   const mailer = deps.mailer ?? createMailer(config);
+  const background = deps.background ?? true;
   const passwordReset = new PasswordResetService({
-    storage, mailer, users, sessions, hasher, audit, tokenKey: derivedKeys.passwordReset, publicUrl: config.publicUrl, log, now,
+    storage, mailer, users, sessions, hasher, audit, tokenKey: derivedKeys.passwordReset, publicUrl: config.publicUrl, log, now, worker: background,
   });
-  // On one box (SQLite) no other process can be working on an unfinished reset request: the ones a
-  // crash left behind go out now. With PostgreSQL another instance may be; they wait for their lease.
-  if (storage.handle.dialect === 'sqlite') {
+  // On one box (SQLite) a starting server is, as a rule, the only one: the reset requests a crash left
+  // behind go out now (were a second instance on the same file sending one, that mail goes twice). With
+  // PostgreSQL other instances may be working on them: those wait for their lease.
+  if (background && storage.handle.dialect === 'sqlite') {
     passwordReset.resumeAbandoned().catch((err: unknown) => log.warn({ err: String((err as Error)?.message ?? err) }, 'password reset requests not resumed; will retry'));
   }
   const close = async () => {
@@ -131,6 +130,15 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     config, storage, clock, derivedKeys, keyRing, tokens, revocations, hasher, audit, authentication, sessions, users,
     apiKeys, mfa, passwordReset, mailer, close,
   };
+}
+
+/** The account lockout; in-process (no Redis), rebuilt from the audit log, so a restart frees no account. */
+async function lockoutFor(config: Config, storage: Storage, audit: AuditLog, now: () => number, redis?: RedisConnections): Promise<Lockout> {
+  const lockout = new Lockout({
+    threshold: config.lockoutThreshold, windowMinutes: config.lockoutWindowMinutes, keyPrefix: config.redisKeyPrefix, redis: redis?.client, audit,
+  });
+  if (!redis) await lockout.restore(await storage.audit.ofUsersSince(now() - config.lockoutWindowMinutes * 60_000, LOCKOUT_EVENTS), now());
+  return lockout;
 }
 
 async function settleWithin(work: Promise<void>, ms: number): Promise<void> {

@@ -8,7 +8,8 @@ import {
 import { HttpError } from '../errors/http-error.js';
 import type { Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
-import { accountKey, type LoginThrottle, type SecondFactor } from './authentication.js';
+import type { LoginThrottle, SecondFactor } from './authentication.js';
+import { userAccountKey } from '../limits/lockout.js';
 import type { RequestContext } from './context.js';
 
 export { otpauthQrSvg } from './otpauth-qr.js';
@@ -105,7 +106,7 @@ export class MfaService implements SecondFactor {
    * audited under `action`, counts toward the lockout, and is one answer whatever was wrong.
    */
   private async reauthenticate(user: User, action: 'mfa.enable' | 'mfa.disable', ctx: RequestContext, proof: () => Promise<boolean>): Promise<void> {
-    const attempt = await this.o.throttle.begin(accountKey(user, ''), user.id, ctx);
+    const attempt = await this.o.throttle.begin(userAccountKey(user.id), user.id, ctx);
     if (await proof()) return;
     await attempt.failed(() => this.o.audit.record(action, ctx, { userId: user.id, outcome: 'failure', ...(action === 'mfa.enable' ? { details: { rotated: true } } : {}) }));
     throw new HttpError('MFA_REAUTH_FAILED');

@@ -30,6 +30,8 @@ export interface PasswordResetOptions {
   readonly publicUrl: string;
   readonly log: Logger;
   readonly now: () => number;
+  /** False in a one-off command: requests are recorded, a serving process mails them. */
+  readonly worker?: boolean;
   /** Tests: shorter pauses between attempts and polls. */
   readonly retryDelaysMs?: readonly number[];
   readonly pollMs?: number;
@@ -49,11 +51,14 @@ const POLL_MS = 2_000;
 export class PasswordResetService {
   private running: Promise<void> | undefined;
   private again = false;
+  private failing = false;
   private prunedAt = 0;
   private closed = false;
-  private readonly poll: NodeJS.Timeout;
+  private readonly poll: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: PasswordResetOptions) {
+    this.closed = o.worker === false;
+    if (this.closed) return;
     this.poll = setInterval(() => this.kick(), o.pollMs ?? POLL_MS);
     this.poll.unref();
   }
@@ -77,6 +82,7 @@ export class PasswordResetService {
    * working on them, so they are taken up at once instead of after their lease.
    */
   async resumeAbandoned(): Promise<void> {
+    if (this.closed) return;
     await this.o.storage.resetRequests.releaseAll(this.o.now());
     this.kick();
   }
@@ -98,9 +104,12 @@ export class PasswordResetService {
       this.again = true;
       return;
     }
-    this.running = this.workThrough().catch((err: unknown) => {
-      // The database is away: the requests wait, recorded, for the next poll.
-      this.o.log.warn({ err: String((err as Error)?.message ?? err) }, 'password reset requests not processed; will retry');
+    this.running = this.workThrough().then(() => {
+      this.failing = false;
+    }, (err: unknown) => {
+      // The database is away: the requests wait, recorded, for the next poll (said once per outage).
+      if (!this.failing) this.o.log.warn({ err: String((err as Error)?.message ?? err) }, 'password reset requests not processed; will retry');
+      this.failing = true;
     }).finally(() => {
       this.running = undefined;
       if (this.again) {
@@ -116,10 +125,14 @@ export class PasswordResetService {
       this.prunedAt = this.o.now();
       await this.o.storage.resetRequests.pruneFinished(this.prunedAt - 24 * HOUR);
     }
-    for (;;) {
+    // Closing stops taking new work; the request under way finishes (the drain waits for it).
+    while (!this.closed) {
       const due = await this.o.storage.resetRequests.due(this.o.now(), 20);
       if (due.length === 0) return;
-      for (const request of due) await this.attempt(request);
+      for (const request of due) {
+        if (this.closed) return;
+        await this.attempt(request);
+      }
     }
   }
 

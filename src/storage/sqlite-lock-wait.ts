@@ -44,8 +44,9 @@ export class LockWait {
         return result;
       } catch (err) {
         if (!isBusy(err)) throw err;
-        this.refused();
-        if (this.stuck) throw err;
+        // Only writes tell whether the lock is out of reach (a read's BUSY is a passing checkpoint).
+        if (isWrite) this.refused();
+        if (this.stuck || (!isWrite && tries >= PAUSES_MS.length)) throw err;
         await new Promise((resolve) => setTimeout(resolve, PAUSES_MS[Math.min(tries, PAUSES_MS.length - 1)]));
       }
     }
@@ -99,6 +100,18 @@ class LockWaitingDriver implements Driver {
 
   rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     return this.inner.rollbackTransaction(connection);
+  }
+
+  savepoint(connection: DatabaseConnection, name: string, compile: Parameters<NonNullable<Driver['savepoint']>>[2]): Promise<void> {
+    return this.inner.savepoint!(connection, name, compile);
+  }
+
+  rollbackToSavepoint(connection: DatabaseConnection, name: string, compile: Parameters<NonNullable<Driver['rollbackToSavepoint']>>[2]): Promise<void> {
+    return this.inner.rollbackToSavepoint!(connection, name, compile);
+  }
+
+  releaseSavepoint(connection: DatabaseConnection, name: string, compile: Parameters<NonNullable<Driver['releaseSavepoint']>>[2]): Promise<void> {
+    return this.inner.releaseSavepoint!(connection, name, compile);
   }
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {

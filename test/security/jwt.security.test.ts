@@ -356,7 +356,6 @@ for (const algorithm of ['HS256', 'EdDSA', 'ES256'] as const) {
         expectInvalidToken(await me(t.app, other), `segment ${index}`);
       }
       expect(respelled).toBeGreaterThan(0);
-      expectInvalidToken(await me(t.app, `${token}=`), 'padded');
     });
   });
 }
@@ -405,5 +404,10 @@ describe('a bearer token given in a form the server will not guess at', () => {
     expectInvalidToken(cookies);
     const single = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { cookie: `x_access_token=${dave}; access_token=${carol}` } });
     expect(single.statusCode).toBe(200);
+    // The refresh cookie too: two of them refresh nothing.
+    const refreshes = [(await tokenFor(t.app, 'carol')).refresh_token, (await tokenFor(t.app, 'dave')).refresh_token];
+    const twice = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: { cookie: refreshes.map((r) => `refresh_token=${r}`).join('; ') } });
+    expect(twice.statusCode).toBe(401);
+    expect(twice.body).not.toContain('access_token');
   });
 });

@@ -7,6 +7,7 @@
 // Time: vitest fake timers on memory; on Redis, the lock key's PTTL (and letting Redis expire it).
 import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GatehouseApp } from '../../src/app.js';
 import { openStorage } from '../../src/storage/index.js';
@@ -419,6 +420,35 @@ describe('account lockout across a restart, in-process state', () => {
       // Other accounts are unaffected.
       await t.app.gatehouse.users.register({ email: 'fresh@example.com', username: 'fresh', password: PASSWORD });
       expect((await tokenLogin(t.app, 'fresh', PASSWORD)).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a success before the restart started the count again; locks before it still count toward the doubling', async () => {
+    let t = await start();
+    await t.app.gatehouse.users.register({ email: 'forgiven@example.com', username: 'forgiven', password: PASSWORD });
+    await failFromManyIps(t.app, 'forgiven', THRESHOLD - 1);
+    expect((await tokenLogin(t.app, 'forgiven', PASSWORD)).statusCode).toBe(200);
+    expect((await tokenLogin(t.app, 'forgiven', 'one wrong after the success')).statusCode).toBe(401);
+    // A lock of another account, then its end (its audit time moved back, as the clock would have).
+    await t.app.gatehouse.users.register({ email: 'relocked@example.com', username: 'relocked', password: PASSWORD });
+    await failFromManyIps(t.app, 'relocked');
+    await t.close();
+    const moved = await openStorage(url);
+    await sql`update audit_events set time = time - 61000 where action = 'lockout'`.execute(moved.handle.db);
+    await moved.close();
+
+    t = await start();
+    try {
+      // One failure on record since the success: four more are answered as themselves, the fifth locks.
+      for (let i = 0; i < THRESHOLD - 2; i++) expect((await tokenLogin(t.app, 'forgiven', `wrong ${i}`)).statusCode).toBe(401);
+      expect((await tokenLogin(t.app, 'forgiven', PASSWORD)).statusCode).toBe(200);
+      // The first lock has ended, but it is remembered: the next lock doubles to 120 s.
+      await failFromManyIps(t.app, 'relocked');
+      const retryAfter = expectLocked(await tokenLogin(t.app, 'relocked', PASSWORD));
+      expect(retryAfter).toBeGreaterThan(60);
+      expect(retryAfter).toBeLessThanOrEqual(120);
     } finally {
       await t.close();
     }

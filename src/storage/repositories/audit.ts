@@ -54,10 +54,12 @@ export class AuditRepository {
     return toEvent(row);
   }
 
-  /** Events of known users with one of these actions from `since` on, oldest first (rebuilding state from the record). */
+  /** Events of known users with one of these actions from `since` on, oldest first, refusals left out (rebuilding state from the record). */
   async ofUsersSince(since: number, actions: readonly string[]): Promise<AuditEvent[]> {
     const rows = await this.db.selectFrom('audit_events').selectAll()
+      // Refusals while locked (`blocked`, one per 429 of an attack) change no count: not read (the locks themselves are).
       .where('time', '>=', since).where('action', 'in', [...actions]).where('user_id', 'is not', null)
+      .where((eb) => eb.or([eb('outcome', '<>', 'blocked'), eb('action', '=', 'lockout')]))
       .orderBy('id').execute();
     return rows.map(toEvent);
   }
