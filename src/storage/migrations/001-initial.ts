@@ -2,15 +2,14 @@
 // audit events, reset tokens, MFA recovery codes, signing keys and external identities.
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from '../database.js';
+import { columnTypes } from './column-types.js';
 
 export function initialMigration(dialect: Dialect): Migration {
-  // BIGINT for epoch-millisecond times on PostgreSQL (INTEGER is 64-bit in SQLite already).
-  const time = dialect === 'postgres' ? 'bigint' : 'integer';
-  const serial = dialect === 'postgres' ? 'bigserial' : 'integer';
+  const { time, serial, generatedKey } = columnTypes(dialect);
   return {
     async up(db: Kysely<any>) {
       await db.schema.createTable('users')
-        .addColumn('id', serial, (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('id', serial, generatedKey)
         .addColumn('username', 'varchar(50)', (c) => c.notNull())
         .addColumn('email', 'varchar(320)', (c) => c.notNull())
         .addColumn('full_name', 'varchar(200)')
@@ -70,7 +69,7 @@ export function initialMigration(dialect: Dialect): Migration {
       await db.schema.createIndex('api_keys_user_idx').on('api_keys').column('user_id').execute();
 
       await db.schema.createTable('audit_events')
-        .addColumn('id', serial, (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('id', serial, generatedKey)
         .addColumn('time', time, (c) => c.notNull())
         .addColumn('action', 'varchar(40)', (c) => c.notNull())
         .addColumn('user_id', 'bigint')
@@ -94,7 +93,7 @@ export function initialMigration(dialect: Dialect): Migration {
       await db.schema.createIndex('password_reset_user_idx').on('password_reset_tokens').column('user_id').execute();
 
       await db.schema.createTable('recovery_codes')
-        .addColumn('id', serial, (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('id', serial, generatedKey)
         .addColumn('user_id', 'bigint', (c) => c.notNull().references('users.id').onDelete('cascade'))
         .addColumn('code_hash', 'varchar(128)', (c) => c.notNull())
         .addColumn('created_at', time, (c) => c.notNull())

@@ -4,14 +4,14 @@
 // answers cost the same one write.
 import type { Kysely, Migration } from 'kysely';
 import type { Dialect } from '../database.js';
+import { columnTypes } from './column-types.js';
 
 export function resetRequestsMigration(dialect: Dialect): Migration {
-  const time = dialect === 'postgres' ? 'bigint' : 'integer';
-  const serial = dialect === 'postgres' ? 'bigserial' : 'integer';
+  const { time, serial, generatedKey } = columnTypes(dialect);
   return {
     async up(db: Kysely<any>) {
       await db.schema.createTable('password_reset_requests')
-        .addColumn('id', serial, (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('id', serial, generatedKey)
         // No foreign key: a request for an account deleted meanwhile is simply dropped by the worker.
         .addColumn('user_id', 'bigint')
         .addColumn('request_id', 'varchar(128)')
