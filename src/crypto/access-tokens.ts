@@ -52,9 +52,9 @@ type SignerSync = (payload: Record<string, unknown>) => string;
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-/** A base64url segment as an encoder writes it: no padding, and no stray bits in its last character. */
-function isCanonicalBase64url(segment: string): boolean {
-  return Buffer.from(segment, 'base64url').toString('base64url') === segment;
+/** Every segment as an encoder writes it: no padding, and no stray bits in a last character. */
+export function isCanonicalJwt(token: string): boolean {
+  return token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment);
 }
 
 function headerOf(token: string): { alg?: unknown; kid?: unknown } {
@@ -127,7 +127,7 @@ export class AccessTokens {
     // One token, one spelling: base64url leaves spare low bits in a segment's last character, and
     // decoders ignore them, so `…4` and `…5` would both verify. Only the canonical text is accepted
     // (RFC 7515 §2: no padding, no spare bits), so a token is the same string wherever it is remembered.
-    if (!token.split('.').every(isCanonicalBase64url)) throw new TokenRejected('not canonical base64url');
+    if (!isCanonicalJwt(token)) throw new TokenRejected('not canonical base64url');
     // The header may name a key id, never a key: jku, jwk, x5u and x5c are not read (RFC 8725 §3.10).
     // HS256 has one key, so its header is not even parsed here (the verifier checks `alg`).
     const header = this.options.keys.algorithm === 'HS256' ? {} : headerOf(token);

@@ -1,7 +1,7 @@
 // Verifies a JWT from an external issuer against that issuer's JWKS: signature with a pinned
 // algorithm and a configured key only, exact `iss`, our `aud`, and a live `exp` on the injected clock.
 import { errors as joseErrors, jwtVerify } from 'jose';
-import { TokenRejected } from '../crypto/access-tokens.js';
+import { TokenRejected, isCanonicalJwt } from '../crypto/access-tokens.js';
 import { identityFrom, type ExternalIdentity } from './identity.js';
 import type { JwksIssuer } from './config.js';
 import { RemoteKeySet } from './remote-key-set.js';
@@ -24,6 +24,8 @@ export interface JwtCheck {
 
 /** Signature and registered claims; returns the payload. jose errors become TokenRejected. */
 export async function verifyJwt(token: string, keys: RemoteKeySet, check: JwtCheck): Promise<Record<string, unknown>> {
+  // One token, one spelling (as for Gatehouse's own, crypto/access-tokens.ts).
+  if (!isCanonicalJwt(token)) throw new TokenRejected('not canonical base64url');
   try {
     const { payload } = await jwtVerify(token, (header) => keys.keyFor(header), {
       algorithms: [...check.algorithms],

@@ -110,6 +110,13 @@ describe('the example resource server with a real Gatehouse', { timeout: 120_000
       expect(await res.json()).toEqual({ detail: 'Could not validate credentials' });
       expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     }
+    // One spelling only: the signature's spare low bits changed still decodes to the same bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sig = userToken.split('.')[2]!;
+    const twin = [1, 2, 3].map((x) => sig.slice(0, -1) + alphabet[alphabet.indexOf(sig.at(-1)!) ^ x]).find((t) => Buffer.from(t, 'base64url').equals(Buffer.from(sig, 'base64url')));
+    expect(twin).toBeDefined();
+    expect((await get('/notes', `${h}.${p}.${twin}`)).status).toBe(401);
+    expect((await get('/notes', userToken)).status).toBe(200);
   });
 
   it('Gatehouse stopped: an instance holding its keys keeps verifying, a fresh one answers 503', async () => {
