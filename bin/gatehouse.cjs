@@ -53,5 +53,9 @@ if (!existsSync(entry)) {
 }
 lowerPoolPriority();
 import(pathToFileURL(entry).href).then(async ({ main }) => {
-  process.exitCode = await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // Done (a drain finished, or a command): exit once the logs are out, even if a socket that nothing
+  // waits for any more (a mail still talking to a slow SMTP server) would keep the process alive.
+  setTimeout(() => process.exit(code), 2000).unref();
 });

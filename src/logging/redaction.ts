@@ -31,7 +31,12 @@ const MAX_NESTING = 3;
  * A value that is itself a URL with a query (a sign-in page's `next`) is redacted the same way.
  */
 export function redactUrl(url: string): string {
-  return rewriteSecretParams(url, 'redact', 0);
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  // Matrix parameters (`/users/me;api_key=…`): pairs after a `;` in the path are judged like the query's.
+  const semi = path.indexOf(';');
+  const redactedPath = semi === -1 ? path : rewriteSecretParams(`${path.slice(0, semi)}?${path.slice(semi + 1)}`, 'redact', 0).replace('?', ';');
+  return redactedPath + (q === -1 ? '' : rewriteSecretParams(`?${url.slice(q + 1)}`, 'redact', 0));
 }
 
 /**

@@ -44,7 +44,9 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticate {
  */
 export function refuseBearerWithApiKey(): Authenticate {
   return async (request) => {
-    if (request.headers.authorization !== undefined && presentedApiKey(request) !== undefined) throw invalidApiKey();
+    if (request.headers.authorization !== undefined && presentedApiKey(request) !== undefined) {
+      throw invalidApiKey('Send one credential: a bearer token or an API key, not both');
+    }
     return null;
   };
 }

@@ -28,8 +28,9 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   if (!header) return undefined;
   const separator = header.search(/\s/);
   if (separator === -1 || header.slice(0, separator).toLowerCase() !== 'bearer') return undefined;
-  const token = header.slice(separator + 1).trim();
-  if (header[separator] !== ' ' || /\s/.test(token) || repeated(request.raw.rawHeaders, 'authorization')) return '';
+  const token = header.slice(separator + 1);
+  // RFC 6750 §2.1: exactly one space, then the token (FastAPI splits at the first space too: "Bearer  x" is refused).
+  if (header[separator] !== ' ' || token === '' || /\s/.test(token) || repeated(request.raw.rawHeaders, 'authorization')) return '';
   return token;
 }
 

@@ -41,9 +41,9 @@ export interface ApiKeyServiceOptions {
   readonly now: () => number;
 }
 
-export function invalidApiKey(): HttpError {
+export function invalidApiKey(detail?: string): HttpError {
   // Contract: every 401 names the Bearer scheme, with invalid_token when a credential was refused.
-  return new HttpError('INVALID_API_KEY', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+  return new HttpError('INVALID_API_KEY', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' }, ...(detail ? { detail } : {}) });
 }
 
 export class ApiKeyService {

@@ -154,7 +154,23 @@ export class PasswordResetService {
       this.o.log.warn({ err: String((err as Error)?.message ?? err), user_id: user.id, request_id: request.requestId, retry_in_ms: delay }, 'password reset mail not sent');
       return resetRequests.retryAt(request.id, this.o.now() + delay);
     }
-    await resetRequests.finish(request.id, this.o.now());
+    await this.markSent(request);
+  }
+
+  /**
+   * The mail is out: recorded as done, or it would go again once the lease ends. A write refused for
+   * a moment (SQLite locked by a backup, a PostgreSQL blip) is tried again for half the lease.
+   */
+  private async markSent(request: ResetRequest): Promise<void> {
+    const until = this.o.now() + ATTEMPT_LEASE_MS / 2;
+    for (;;) {
+      try {
+        return await this.o.storage.resetRequests.finish(request.id, this.o.now());
+      } catch (err) {
+        if (this.closed || this.o.now() >= until) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   }
 
   private async issueAndMail(user: User, requestId: string | null): Promise<void> {

@@ -23,6 +23,9 @@ export interface TestSmtp {
   waitFor(count: number): Promise<readonly ReceivedMail[]>;
   /** While true, every message is refused with 550 (the sender sees a failed send). */
   rejecting: boolean;
+  /** While set, a message's final answer waits for it (a slow mail server); `held` resolves when one waits. */
+  hold: Promise<void> | undefined;
+  held(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,7 +70,7 @@ export function textPart(raw: string): string {
 export async function startSmtp(): Promise<TestSmtp> {
   const messages: ReceivedMail[] = [];
   const waiters: { count: number; resolve: (m: readonly ReceivedMail[]) => void }[] = [];
-  const state = { rejecting: false };
+  const state: { rejecting: boolean; hold: Promise<void> | undefined; onHeld: (() => void)[] } = { rejecting: false, hold: undefined, onHeld: [] };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -75,7 +78,11 @@ export async function startSmtp(): Promise<TestSmtp> {
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        if (state.hold) {
+          for (const notify of state.onHeld.splice(0)) notify();
+          await state.hold;
+        }
         if (state.rejecting) {
           callback(Object.assign(new Error('Mailbox unavailable'), { responseCode: 550 }));
           return;
@@ -102,6 +109,9 @@ export async function startSmtp(): Promise<TestSmtp> {
     messages,
     get rejecting() { return state.rejecting; },
     set rejecting(value: boolean) { state.rejecting = value; },
+    get hold() { return state.hold; },
+    set hold(value: Promise<void> | undefined) { state.hold = value; },
+    held: () => new Promise<void>((resolve) => state.onHeld.push(resolve)),
     waitFor(count) {
       if (messages.length >= count) return Promise.resolve([...messages]);
       return new Promise((resolve) => waiters.push({ count, resolve }));

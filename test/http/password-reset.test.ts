@@ -3,7 +3,10 @@
 // every old session do not), the policy on the new password, and the .eml outbox without SMTP_URL.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../src/storage/index.js';
+import { tempDir } from '../helpers/config.js';
 import type { TestApp } from '../helpers/app.js';
 import { PASSWORD, authApp, expectDeadRefresh, expectInvalidToken, login, me, refresh, register, tokenFor } from '../helpers/auth.js';
 import { databaseTargets } from '../helpers/databases.js';
@@ -180,3 +183,46 @@ describe('password reset without SMTP_URL', () => {
     expect((await login(t.app, 'offline', NEW_PASSWORD)).statusCode).toBe(200);
   });
 });
+
+// The mail went out while another process held SQLite's write lock: recording it as sent waits for
+// the lock (tried again for half the lease), so the mail is not sent a second time once the lease ends.
+describe('a reset mail sent while the database is locked for a moment', () => {
+  let t: TestApp;
+  let smtp: TestSmtp;
+  let other: SqliteDatabase.Database;
+  const url = `sqlite:${tempDir()}/reset-locked.db`;
+  beforeAll(async () => {
+    smtp = await startSmtp();
+    t = await authApp({ storage: Object.assign(await openStorage(url), { url }), env: { SMTP_URL: smtp.url, PUBLIC_URL } });
+    other = new SqliteDatabase(url.slice('sqlite:'.length), { timeout: 0 });
+  });
+  afterAll(async () => {
+    if (other?.inTransaction) other.exec('rollback');
+    other?.close();
+    await t?.close();
+    await smtp?.close();
+  });
+
+  it('is recorded as sent once the lock is let go, and never sent again', async () => {
+    await register(t.app, { username: 'locked_out', email: 'locked_out@example.com' });
+    let release!: () => void;
+    smtp.hold = new Promise<void>((resolve) => (release = resolve));
+    const held = smtp.held();
+    expect((await t.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', payload: { email: 'locked_out@example.com' } })).statusCode).toBe(202);
+    await held;
+    // The mail is at the server's last step; the database is locked before the sender hears back.
+    other.exec('begin exclusive');
+    smtp.hold = undefined;
+    release();
+    await smtp.waitFor(1);
+    // Held past the lock wait (1.5 s), so the first attempt to record it fails; then let go.
+    await new Promise((r) => setTimeout(r, 2500));
+    other.exec('rollback');
+    await t.app.gatehouse.passwordReset.settled();
+    const rows = other.prepare('select done_at from password_reset_requests').all() as { done_at: number | null }[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.done_at).not.toBeNull();
+    expect(smtp.messages).toHaveLength(1);
+  });
+});
+

@@ -291,6 +291,36 @@ describe('requests sent just before SIGTERM', () => {
   });
 });
 
+describe('SIGTERM while a reset mail talks to a stalled mail server', () => {
+  it('exits 0 well within 30 s: the socket nobody waits for any more does not hold the process', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    // Greets, answers EHLO, then never answers MAIL FROM (nodemailer's socket timeout is 30 s).
+    const stalled = createNetServer((socket) => {
+      socket.write('220 stalled.test ESMTP\r\n');
+      socket.on('data', (chunk) => {
+        if (/^(EHLO|HELO)/i.test(chunk.toString())) socket.write('250 stalled.test\r\n');
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const s = await gatehouse({ SMTP_URL: `smtp://127.0.0.1:${(stalled.address() as AddressInfo).port}` });
+    try {
+      await listening(s);
+      const base = `http://127.0.0.1:${s.port}/api/v1/auth`;
+      const json = { 'content-type': 'application/json' };
+      const email = `stalled_${randomBytes(4).toString('hex')}@example.com`;
+      expect((await fetch(`${base}/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, username: email.split('@')[0], password: 'a passphrase for a slow mail' }) })).status).toBe(201);
+      expect((await fetch(`${base}/password-reset/request`, { method: 'POST', headers: json, body: JSON.stringify({ email }) })).status).toBe(202);
+      const signalled = performance.now();
+      s.child.kill('SIGTERM');
+      expect(await within(s.exit, SIGTERM_DEADLINE_MS, 'exit after SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(performance.now() - signalled).toBeLessThan(20_000);
+    } finally {
+      cleanup(s);
+      stalled.close();
+    }
+  });
+});
+
 describe('killed right after a 202 for a password reset', () => {
   it('the mail still goes out: the request was recorded before the answer, and the next start sends it', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
     const dataDir = tempDir();

@@ -371,7 +371,7 @@ describe('a bearer token given in a form the server will not guess at', () => {
 
   it('a tab or other whitespace instead of the one space is a token given and refused: invalid_token, not "Not authenticated"', async () => {
     const token = (await tokenFor(t.app, 'carol')).access_token;
-    for (const authorization of [`Bearer\t${token}`, `Bearer ${token.slice(0, 20)} ${token.slice(20)}`]) {
+    for (const authorization of [`Bearer\t${token}`, `Bearer  ${token}`, `Bearer ${token.slice(0, 20)} ${token.slice(20)}`]) {
       expectInvalidToken(await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization } }), JSON.stringify(authorization.slice(0, 12)));
     }
     // Another scheme, or the scheme alone, is no bearer token at all.
