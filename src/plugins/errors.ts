@@ -115,7 +115,7 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
 }
 
 /** A catalogue error written straight to a socket no route will answer, with every contract header; then it closes. */
-function writeRawError(app: FastifyInstance, socket: Socket, code: ErrorCode): void {
+function writeRawError(app: FastifyInstance, socket: Socket, code: ErrorCode, extra: Record<string, string> = {}): void {
   const rendered = renderError(new HttpError(code), '');
   const body = JSON.stringify(rendered.body);
   const headers: Record<string, string> = {
@@ -123,6 +123,7 @@ function writeRawError(app: FastifyInstance, socket: Socket, code: ErrorCode): v
     ...baselineSecurityHeaders(app),
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
+    ...extra,
     connection: 'close',
   };
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
@@ -147,7 +148,8 @@ export const errors = fp<ErrorsOptions>(
     };
     // CONNECT (a proxy tunnel) never reaches a route: Node hands it to a 'connect' listener, and
     // without one drops the connection unanswered. It is a method this server does not serve.
-    app.server.on('connect', (_request: unknown, socket: Socket) => writeRawError(app, socket, 'METHOD_NOT_ALLOWED'));
+    // RFC 9110 §15.5.6: a 405 lists what is allowed; a tunnel target names no route, so every method routes take.
+    app.server.on('connect', (_request: unknown, socket: Socket) => writeRawError(app, socket, 'METHOD_NOT_ALLOWED', { allow: ROUTABLE_METHODS.join(', ') }));
     app.setErrorHandler((error, request, reply) => sendError(reply, request, error, options));
     app.setNotFoundHandler(routingError);
     // A route matched with an empty path parameter names no resource: 404 (or 405) before the
@@ -157,18 +159,28 @@ export const errors = fp<ErrorsOptions>(
       if (!namesNothing(request.params)) return done();
       routingError(request, reply);
     };
+    // Node answers these two itself with a bare response (no security headers, no request id) unless
+    // told not to (app.ts): here they get the same error body and headers as any other, and before a
+    // route's authentication (a request HTTP itself refuses is a 400/417 whatever its credentials).
+    const malformed = (request: FastifyRequest): HttpError | undefined => {
+      if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) return new HttpError('MISSING_HOST');
+      const expect = request.headers.expect;
+      return expect !== undefined && expect.toLowerCase() !== '100-continue' ? new HttpError('EXPECTATION_FAILED') : undefined;
+    };
+    const wellFormed: onRequestHookHandler = (request, reply, done) => {
+      const refusal = malformed(request);
+      if (refusal === undefined) return done();
+      sendError(reply, request, refusal, options);
+    };
     app.addHook('onRoute', (route) => {
-      if (!route.url.includes(':')) return;
-      route.onRequest = [namedResource, ...(route.onRequest === undefined ? [] : [route.onRequest].flat())];
+      const own = route.onRequest === undefined ? [] : [route.onRequest].flat();
+      route.onRequest = route.url.includes(':') ? [wellFormed, namedResource, ...own] : [wellFormed, ...own];
     });
     // Routing errors come before the body is read: a body sent to an unknown path or with the
     // wrong method is a 404/405, never a 413/415/422 about a body no route would have taken.
     app.addHook('preParsing', (request, reply, payload, done) => {
-      // Node answers these two itself with a bare response (no security headers, no request id)
-      // unless told not to (app.ts): here they get the same error body and headers as any other.
-      if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) return void sendError(reply, request, new HttpError('MISSING_HOST'), options);
-      const expect = request.headers.expect;
-      if (expect !== undefined && expect.toLowerCase() !== '100-continue') return void sendError(reply, request, new HttpError('EXPECTATION_FAILED'), options);
+      const refusal = request.is404 ? malformed(request) : undefined;
+      if (refusal !== undefined) return void sendError(reply, request, refusal, options);
       if (!request.is404) return done(null, payload);
       routingError(request, reply);
     });

@@ -400,8 +400,25 @@ describe('error responses', () => {
         expect(JSON.parse(body!)).toEqual({ detail: 'Method Not Allowed' });
         expect(head!.toLowerCase()).toContain('x-content-type-options: nosniff');
         expect(head!.toLowerCase()).toMatch(/x-request-id: [a-z0-9-]{36}/);
+        // RFC 9110 §15.5.6: a 405 says what is allowed.
+        expect(head!.toLowerCase()).toContain('allow: get, head, post, put, patch, delete');
       }
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    });
+
+    it('over a real socket, a request HTTP itself refuses is 400/417 before a route\'s authentication, not a 401', async () => {
+      await t.app.listen({ host: '127.0.0.1', port: 0 }).catch(() => undefined);
+      const { port } = t.app.server.address() as AddressInfo;
+      for (const [raw, status] of [
+        ['GET /api/v1/users/me HTTP/1.1\r\nConnection: close\r\n\r\n', 400],
+        ['POST /api/v1/auth/logout HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 400],
+        ['GET /api/v1/users/me HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n', 417],
+        ['GET /api/v1/admin/users/1 HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n', 417],
+      ] as const) {
+        const reply = await rawExchange(port, raw);
+        expect(reply, raw).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+        expect(reply.toLowerCase()).toContain('x-content-type-options: nosniff');
+      }
     });
 
     it('over a real socket, a missing Host (HTTP/1.1) and an unknown Expect get our 400 and 417 with every contract header', async () => {
