@@ -71,9 +71,12 @@ export const IdParams = Type.Object({ id: Type.String() });
  */
 export const NoFields = Type.Optional(Type.Object({}, { additionalProperties: false }));
 
-/** preValidation for NoFields routes: an absent body (an empty `text/plain` one is '') is checked as the empty object. */
+/**
+ * preValidation for NoFields routes: an absent body (an empty `text/plain` one is '') is checked as
+ * the empty object. A JSON `null` is a body, and not an object: 422, like `[]` or `0`.
+ */
 export async function absentBodyAsEmpty(request: { body: unknown }): Promise<void> {
-  if (request.body === undefined || request.body === null || request.body === '') request.body = {};
+  if (request.body === undefined || request.body === '') request.body = {};
 }
 
 /** The error responses every authenticated JSON route can give, for the OpenAPI document. */

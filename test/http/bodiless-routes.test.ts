@@ -57,6 +57,17 @@ for (const target of databaseTargets) {
       expect((await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { 'x-api-key': key.key } })).statusCode).toBe(401);
     });
 
+    it('a JSON body that is not an object (null, [], 0) is 422 on every one of them, and nothing ends', async () => {
+      const pair = await tokenFor(t.app, 'alice');
+      for (const body of ['null', '[]', '0', '"x"']) {
+        for (const url of ['/api/v1/auth/logout', '/api/v1/auth/logout-all', '/api/v1/auth/mfa/totp/setup']) {
+          const res = await t.app.inject({ method: 'POST', url, headers: { ...bearer(pair.access_token), 'content-type': 'application/json' }, payload: body });
+          expect(res.statusCode, `${url} ${body}`).toBe(422);
+        }
+      }
+      expect((await me(t.app, pair.access_token)).statusCode).toBe(200);
+    });
+
     it('MFA setup: a field is 422 and no secret is made; none starts it', async () => {
       const { access_token } = await tokenFor(t.app, 'alice');
       const refused = await call('POST', '/api/v1/auth/mfa/totp/setup', access_token, MASS_ASSIGNMENT);
