@@ -168,6 +168,7 @@ export class PasswordResetService {
         return await this.o.storage.resetRequests.finish(request.id, this.o.now());
       } catch (err) {
         if (this.closed || this.o.now() >= until) throw err;
+        this.o.log.info({ request_id: request.requestId, err: String((err as Error)?.message ?? err) }, 'password reset mail sent; recording it waits for the database');
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }

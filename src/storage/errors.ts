@@ -26,6 +26,8 @@ const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CO
 /** True when `err` means "the database is not answering" rather than "this query is wrong". */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string; name?: string };
+  // Node's "client hung up mid-body" shares the code of a reset database link: not an outage.
+  if (e?.code === 'ECONNRESET' && e.message === 'aborted') return false;
   if (typeof e?.code === 'string') {
     if (NETWORK_CODES.has(e.code) || SQLITE_UNAVAILABLE.test(e.code)) return true;
     // PostgreSQL classes 08 (connection exception), 53 (insufficient resources), 57P (operator intervention);

@@ -2,10 +2,10 @@
 // running in parallel never share a counter; a plain connection to look at what the app wrote (keys,
 // TTLs); a TCP proxy in front of Redis to make it go away for one app; and a bounded poll.
 import { randomBytes } from 'node:crypto';
-import { setTimeout as pause } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { createRedis } from '../../src/limits/redis-client.js';
+import { until } from './poll.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 export const redisUrl = process.env.TEST_REDIS_URL;
@@ -55,19 +55,8 @@ export async function proxiedRedis(): Promise<{ proxy: TcpProxy; url: string }> 
   return { proxy, url: proxy.rewrite(redisUrl) };
 }
 
-/**
- * Polls `probe` until `done(value)` holds; fails naming `what` after `deadlineMs`. Returns the value
- * and when it first held (ms since the call), so a test can assert the contract's bounds.
- */
-export async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, deadlineMs: number, what: string): Promise<{ value: T; at: number }> {
-  const started = performance.now();
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return { value, at: performance.now() - started };
-    if (performance.now() - started > deadlineMs) throw new Error(`${what}: not within ${deadlineMs} ms`);
-    await pause(25);
-  }
-}
+// The bounded poll lives in ./poll.ts; re-exported for the limit tests that import it from here.
+export { until };
 
 /** The shared-state backends a limit test runs on: in-process memory always, Redis when configured. */
 export interface StateBackend {

@@ -7,6 +7,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/storage/index.js';
 import { tempDir } from '../helpers/config.js';
+import { until } from '../helpers/poll.js';
 import type { TestApp } from '../helpers/app.js';
 import { PASSWORD, authApp, expectDeadRefresh, expectInvalidToken, login, me, refresh, register, tokenFor } from '../helpers/auth.js';
 import { databaseTargets } from '../helpers/databases.js';
@@ -215,8 +216,8 @@ describe('a reset mail sent while the database is locked for a moment', () => {
     smtp.hold = undefined;
     release();
     await smtp.waitFor(1);
-    // Held past the lock wait (1.5 s), so the first attempt to record it fails; then let go.
-    await new Promise((r) => setTimeout(r, 2500));
+    // Held until the first attempt to record it has failed (past the lock wait); then let go.
+    await until(async () => t.logs.some((l) => l.msg === 'password reset mail sent; recording it waits for the database'), Boolean, 10_000, 'the first attempt to record the mail failing');
     other.exec('rollback');
     await t.app.gatehouse.passwordReset.settled();
     const rows = other.prepare('select done_at from password_reset_requests').all() as { done_at: number | null }[];

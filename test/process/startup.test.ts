@@ -277,8 +277,8 @@ describe('requests sent just before SIGTERM', () => {
       s.child.kill('SIGSTOP');
       const fresh = await Promise.all(Array.from({ length: 6 }, async () => collect(await open())));
       const all = [kept, ...fresh];
-      for (const r of all) r.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-      await new Promise((z) => setTimeout(z, 50));
+      // Each write's callback: its bytes are in the kernel, on the server's side of the socket.
+      await Promise.all(all.map((r) => new Promise((written) => r.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', written))));
       s.child.kill('SIGTERM');
       s.child.kill('SIGCONT');
       await within(Promise.all(all.map((r) => r.closed)), SIGTERM_DEADLINE_MS, 'every connection answered and closed');

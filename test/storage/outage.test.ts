@@ -249,6 +249,8 @@ for (const target of databaseTargets) {
       expect(isDatabaseUnavailable((dup as Error).cause)).toBe(false);
       expect(isDatabaseUnavailable(await caught(() => sql`selec 1`.execute(s.handle.db)))).toBe(false);
       expect(isDatabaseUnavailable(new TypeError('x is not a function'))).toBe(false);
+      // Node's own "the client hung up mid-body" shares ECONNRESET with a reset database link.
+      expect(isDatabaseUnavailable(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))).toBe(false);
       expect(isDatabaseUnavailable(undefined)).toBe(false);
     });
   });
