@@ -116,7 +116,12 @@ export async function serve(env: Env): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
-      if (stopping) return;
+      // A repeated signal (npm forwarding the group's, a second Ctrl-C) must not fall through to
+      // Node's default handler, which would kill the process mid-drain; the drain has its own timeout.
+      if (stopping) {
+        running.app.log.info({ signal }, 'already draining; signal ignored');
+        return;
+      }
       stopping = true;
       // A request its client finished sending just before the signal may still sit unread in its
       // socket (the loop was busy): such a connection looks idle, and closing idle connections would
@@ -137,8 +142,8 @@ export async function serve(env: Env): Promise<number> {
         },
       ).finally(() => clearTimeout(force));
     };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
   });
 }
 

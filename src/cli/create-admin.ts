@@ -7,7 +7,7 @@ import { loadConfig } from '../config/index.js';
 import { BootstrapError, createAdmin } from '../services/bootstrap.js';
 import { createServices } from '../services/index.js';
 import { openStorage } from '../storage/index.js';
-import { ask, askHidden, readFirstLine } from './prompt.js';
+import { InputEndedError, openPrompt, type Prompt } from './prompt.js';
 
 const HELP = `Usage: gatehouse create-admin [--email EMAIL] [--username NAME] [--full-name NAME] [--password-stdin]
 
@@ -34,18 +34,19 @@ export async function createAdminCommand(args: readonly string[]): Promise<numbe
     return 2;
   }
   const { config } = loadConfig(process.env);
-  const email = (values.email ?? (await ask('Email: '))).trim();
-  const username = (values.username ?? (values['password-stdin'] ? '' : await ask(`Username [${email.split('@')[0]}]: `))).trim() || undefined;
-  let password: string;
-  if (values['password-stdin']) {
-    password = await readFirstLine();
-  } else {
-    password = await askHidden('Password: ');
-    if ((await askHidden('Repeat password: ')) !== password) {
-      process.stderr.write('gatehouse: the passwords do not match\n');
-      return 1;
-    }
+  const prompt = openPrompt();
+  let answers: Answers | number;
+  try {
+    answers = await askAnswers(prompt, values);
+  } catch (err) {
+    if (!(err instanceof InputEndedError)) throw err;
+    process.stderr.write(`gatehouse: ${err.message}\n`);
+    return 1;
+  } finally {
+    prompt.close();
   }
+  if (typeof answers === 'number') return answers;
+  const { email, username, password } = answers;
   const storage = await openStorage(config.databaseUrl);
   try {
     // A one-off command: no background work (the serving process sends what is pending).
@@ -66,4 +67,26 @@ export async function createAdminCommand(args: readonly string[]): Promise<numbe
   } finally {
     await storage.close();
   }
+}
+
+interface Answers {
+  readonly email: string;
+  readonly username: string | undefined;
+  readonly password: string;
+}
+
+/** What the options leave open, from the terminal or piped stdin; an exit code if the passwords differ. */
+async function askAnswers(
+  prompt: Prompt,
+  values: { email?: string; username?: string; 'password-stdin'?: boolean },
+): Promise<Answers | number> {
+  const email = (values.email ?? (await prompt.ask('Email: '))).trim();
+  const username = (values.username ?? (values['password-stdin'] ? '' : await prompt.ask(`Username [${email.split('@')[0]}]: `))).trim() || undefined;
+  if (values['password-stdin']) return { email, username, password: await prompt.line() };
+  const password = await prompt.askHidden('Password: ');
+  if ((await prompt.askHidden('Repeat password: ')) !== password) {
+    process.stderr.write('gatehouse: the passwords do not match\n');
+    return 1;
+  }
+  return { email, username, password };
 }

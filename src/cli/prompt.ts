@@ -1,18 +1,25 @@
 // Terminal input for the CLI: plain questions, hidden password entry (no echo), and stdin reading.
+// One line reader serves the whole command: with piped input, a reader opened per question would
+// swallow the lines meant for the next questions into its own buffer and lose them when closed.
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 
-export async function ask(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY === true });
-  try {
-    return await new Promise<string>((resolve) => rl.question(question, resolve));
-  } finally {
-    rl.close();
-  }
+export interface Prompt {
+  /** Shows the question and returns the next line typed or piped. */
+  ask(question: string): Promise<string>;
+  /** The same, without echoing what is typed (the question itself is shown). */
+  askHidden(question: string): Promise<string>;
+  /** The next line of stdin without a question (for --password-stdin). */
+  line(): Promise<string>;
+  close(): void;
 }
 
-/** Asks without echoing what is typed (the prompt itself is shown). */
-export async function askHidden(question: string): Promise<string> {
+/** stdin ended before a question was answered. */
+export class InputEndedError extends Error {
+  override readonly name = 'InputEndedError';
+}
+
+export function openPrompt(): Prompt {
   let muted = false;
   const output = new Writable({
     write(chunk, _encoding, done) {
@@ -21,25 +28,29 @@ export async function askHidden(question: string): Promise<string> {
     },
   });
   const rl = createInterface({ input: process.stdin, output, terminal: process.stdin.isTTY === true });
-  try {
-    process.stderr.write(question);
-    muted = true;
-    const answer = await new Promise<string>((resolve) => rl.question('', resolve));
-    return answer;
-  } finally {
-    muted = false;
-    process.stderr.write('\n');
-    rl.close();
-  }
-}
-
-/** The first line of stdin (for --password-stdin), without its line ending. */
-export async function readFirstLine(): Promise<string> {
-  const rl = createInterface({ input: process.stdin, terminal: false });
-  try {
-    for await (const line of rl) return line.replace(/\r$/, '');
-    return '';
-  } finally {
-    rl.close();
-  }
+  // The iterator queues lines that arrive before they are asked for.
+  const lines = rl[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const { value, done } = await lines.next();
+    if (done) throw new InputEndedError('input ended before every question was answered');
+    return String(value).replace(/\r$/, '');
+  };
+  return {
+    async ask(question) {
+      process.stderr.write(question);
+      return next();
+    },
+    async askHidden(question) {
+      process.stderr.write(question);
+      muted = true;
+      try {
+        return await next();
+      } finally {
+        muted = false;
+        process.stderr.write('\n');
+      }
+    },
+    line: next,
+    close: () => rl.close(),
+  };
 }

@@ -31,6 +31,9 @@ const UNIT_SECONDS: Record<string, number> = {
   d: 86400, day: 86400, days: 86400,
 };
 
+const MAX_RATE_POINTS = 1_000_000_000;
+const MAX_RATE_WINDOW_SECONDS = 7 * 86400;
+
 /** "100/minute", "10/second", "5/15minutes", "1000/hour". */
 export function parseRateLimit(raw: string): RateLimit {
   const match = /^\s*(\d+)\s*\/\s*(\d*)\s*([a-z]+)\s*$/i.exec(raw);
@@ -41,7 +44,16 @@ export function parseRateLimit(raw: string): RateLimit {
   const points = Number(match[1]);
   const multiplier = match[2] ? Number(match[2]) : 1;
   if (points < 1 || multiplier < 1) throw new ConfigValueError(`must allow at least 1 request per period, got "${raw}"`);
-  return Object.freeze({ points, durationSeconds: unit * multiplier });
+  // Bounds keep the figures exact: RateLimit-* headers are bare integers, and the in-process
+  // limiter's window is a timer, which Node cannot set beyond ~24.8 days (it fires at once).
+  if (points > MAX_RATE_POINTS) {
+    throw new ConfigValueError(`allows at most ${MAX_RATE_POINTS} requests per period, got "${raw}"`);
+  }
+  const durationSeconds = unit * multiplier;
+  if (durationSeconds > MAX_RATE_WINDOW_SECONDS) {
+    throw new ConfigValueError(`has a period of at most 7 days, got "${raw}"`);
+  }
+  return Object.freeze({ points, durationSeconds });
 }
 
 /** An exact web origin: scheme://host[:port], no path, query or credentials. Returns its normal form. */

@@ -201,6 +201,22 @@ describe('gatehouse create-admin', () => {
     expect((await hasher.verify(admin!.passwordHash, ADMIN_PASSWORD)).ok).toBe(true);
   });
 
+  it('every answer piped at once (no terminal) creates the admin; stdin ending early is a clear refusal', TIMEOUT, async ({ expect }) => {
+    const e = await environment(sqlite);
+    // One write holding all four answers: a reader per question used to swallow the rest and exit 0 having made nothing.
+    const r = run(process.execPath, [BIN, 'create-admin'], { SECRET_KEY: TEST_SECRET, ...e.env }, `piped@example.com\npiped_admin\n${ADMIN_PASSWORD}\n${ADMIN_PASSWORD}\n`);
+    expect(await within(r.exit, 'create-admin'), r.output()).toBe(0);
+    expect(r.output()).toMatch(/created administrator piped_admin <piped@example\.com>/);
+    const storage = await e.storage();
+    opened.push(storage);
+    expect(await storage.users.findByLogin('piped_admin')).toMatchObject({ role: 'admin', email: 'piped@example.com' });
+
+    const early = run(process.execPath, [BIN, 'create-admin'], { SECRET_KEY: TEST_SECRET, ...e.env }, 'early@example.com\n');
+    expect(await within(early.exit, 'create-admin')).toBe(1);
+    expect(early.output()).toContain('input ended before every question was answered');
+    expect(await storage.users.findByLogin('early@example.com')).toBeUndefined();
+  });
+
   it('refuses a taken email (no promotion), a weak password and a bad username, exiting non-zero', TIMEOUT, async ({ expect }) => {
     const e = await environment(sqlite);
     const storage = await e.storage();

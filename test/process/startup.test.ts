@@ -222,6 +222,10 @@ describe('gatehouse serve', () => {
 
       s.child.kill('SIGTERM');
       await s.line((l) => l.signal === 'SIGTERM', 'the "draining" line');
+      // A repeated signal (npm forwarding its group's, a second Ctrl-C) does not cut the drain short.
+      s.child.kill('SIGINT');
+      s.child.kill('SIGTERM');
+      await s.line((l) => l.msg === 'already draining; signal ignored' && l.signal === 'SIGTERM', 'the repeated signals ignored');
       // Draining: new connections are no longer accepted.
       await expect(fetch(`http://127.0.0.1:${s.port}/healthz`)).rejects.toThrow();
 

@@ -209,6 +209,12 @@ describe('a bad value is exactly one line that starts with its variable', () => 
     ['RATE_LIMIT_DEFAULT', 'fast'],
     ['RATE_LIMIT_DEFAULT', '0/minute'],
     ['RATE_LIMIT_AUTH', '10/fortnight'],
+    // Windows past Node's timer ceiling (~24.8 days) would reset at once: never silently unlimited.
+    ['RATE_LIMIT_AUTH', '3/25days'],
+    ['RATE_LIMIT_DEFAULT', '3/8days'],
+    ['RATE_LIMIT_DEFAULT', '10/99999999999999999999minutes'],
+    // Counts that would print as 1e+23 in RateLimit-Limit.
+    ['RATE_LIMIT_DEFAULT', '99999999999999999999999/minute'],
     ['LOCKOUT_THRESHOLD', '0'],
     ['LOCKOUT_WINDOW_MINUTES', 'x'],
     ['PASSWORD_MIN_LENGTH', '4'],
@@ -233,6 +239,12 @@ describe('a bad value is exactly one line that starts with its variable', () => 
       expect(lines[0]).not.toContain('\n');
     });
   }
+
+  it('rate limits at their bounds are accepted as written', () => {
+    const loaded = load({ SECRET_KEY: TEST_SECRET, RATE_LIMIT_DEFAULT: '1000000000/minute', RATE_LIMIT_AUTH: '3/7days' });
+    expect(loaded.config.rateLimitDefault).toEqual({ points: 1_000_000_000, durationSeconds: 60 });
+    expect(loaded.config.rateLimitAuth).toEqual({ points: 3, durationSeconds: 7 * 86400 });
+  });
 
   it('FIRST_SUPERUSER and its password come as a pair', () => {
     expect(refusal({ SECRET_KEY: TEST_SECRET, FIRST_SUPERUSER: 'admin@example.com' })).toEqual([expect.stringMatching(/^FIRST_SUPERUSER_PASSWORD /)]);
