@@ -51,7 +51,7 @@ export function parseRateLimit(raw: string): RateLimit {
   }
   const durationSeconds = unit * multiplier;
   if (durationSeconds > MAX_RATE_WINDOW_SECONDS) {
-    throw new ConfigValueError(`has a period of at most 7 days, got "${raw}"`);
+    throw new ConfigValueError(`has a period of at most ${MAX_RATE_WINDOW_SECONDS / 86400} days, got "${raw}"`);
   }
   return Object.freeze({ points, durationSeconds });
 }
