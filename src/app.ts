@@ -145,10 +145,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   app.decorate('gatehouse', services);
   app.addHook('onClose', () => services.close());
   await app.register(cookie);
-  const cookies: SessionCookieSettings = {
-    names: cookieNames(config.isProduction), secure: config.isProduction,
-    accessMaxAgeSeconds: config.accessTokenExpireMinutes * 60, refreshMaxAgeSeconds: config.refreshTokenExpireDays * 86_400,
-  };
+  const cookies: SessionCookieSettings = { names: cookieNames(config.isProduction), secure: config.isProduction };
   const verified = { tokens: services.tokens, revocations: services.revocations };
   // Order matters: explicit credentials (a bearer token) win over the ambient browser cookie.
   // External issuers' tokens first: it passes on (null) every token whose iss is not one of them.

@@ -15,8 +15,6 @@ export interface CookieNames {
 export interface SessionCookieSettings {
   readonly names: CookieNames;
   readonly secure: boolean;
-  readonly accessMaxAgeSeconds: number;
-  readonly refreshMaxAgeSeconds: number;
 }
 
 /**
@@ -49,14 +47,18 @@ function options(settings: SessionCookieSettings, kind: keyof CookieNames, maxAg
 
 export interface SessionCookieValues {
   readonly accessToken: string;
+  /** Seconds the access token has left: its cookie goes when it does. */
+  readonly accessMaxAgeSeconds: number;
   readonly refreshToken: string;
+  /** Seconds the refresh token has left (never past the session's end); the csrf cookie lives as long. */
+  readonly refreshMaxAgeSeconds: number;
   readonly csrfToken: string;
 }
 
 export function setSessionCookies(reply: FastifyReply, settings: SessionCookieSettings, values: SessionCookieValues): void {
-  reply.setCookie(settings.names.access, values.accessToken, options(settings, 'access', settings.accessMaxAgeSeconds));
-  reply.setCookie(settings.names.refresh, values.refreshToken, options(settings, 'refresh', settings.refreshMaxAgeSeconds));
-  reply.setCookie(settings.names.csrf, values.csrfToken, options(settings, 'csrf', settings.refreshMaxAgeSeconds));
+  reply.setCookie(settings.names.access, values.accessToken, options(settings, 'access', values.accessMaxAgeSeconds));
+  reply.setCookie(settings.names.refresh, values.refreshToken, options(settings, 'refresh', values.refreshMaxAgeSeconds));
+  reply.setCookie(settings.names.csrf, values.csrfToken, options(settings, 'csrf', values.refreshMaxAgeSeconds));
 }
 
 /** Clearing repeats Secure and the Path, or browsers keep the original cookie. */

@@ -35,6 +35,8 @@ export interface IssuedTokens {
   readonly claims: AccessClaims;
   readonly refreshToken: string;
   readonly expiresIn: number;
+  /** Seconds the refresh token lives: REFRESH_TOKEN_EXPIRE_DAYS, or less near the session's end. */
+  readonly refreshExpiresIn: number;
   readonly scope: string;
 }
 
@@ -82,7 +84,7 @@ export class SessionService {
       });
       await repos.sessions.insertRefreshToken({
         tokenHash: keyedHash(this.o.refreshKey, refreshToken), sessionId: created.id, createdAt: now,
-        expiresAt: Math.min(now + this.o.refreshTokenDays * DAY, created.expiresAt),
+        expiresAt: this.refreshExpiry(now, created),
       });
       return created;
     });
@@ -99,7 +101,7 @@ export class SessionService {
     }
     // Role and authorisation version as they are now: a token minted from the login's copy would
     // be refused at once after a role change in between.
-    return this.issue(current, session, refreshToken);
+    return this.issue(current, session, refreshToken, now);
   }
 
   /**
@@ -144,7 +146,7 @@ export class SessionService {
       if (!(await repos.sessions.markRotated(tokenHash, this.o.now()))) return false;
       await repos.sessions.insertRefreshToken({
         tokenHash: keyedHash(this.o.refreshKey, next), sessionId: session.id, createdAt: now,
-        expiresAt: Math.min(now + this.o.refreshTokenDays * DAY, session.expiresAt),
+        expiresAt: this.refreshExpiry(now, session),
       });
       await repos.sessions.touch(session.id, now, ctx.ip, ctx.userAgent);
       return true;
@@ -152,7 +154,7 @@ export class SessionService {
     // Lost a race with a concurrent refresh of the same token: refuse, but leave the session alive.
     // (The entry stays: the winner's rotation is the one it describes, give or take this request.)
     if (!rotated) throw invalidRefresh();
-    return this.issue(user, session, next, scopes);
+    return this.issue(user, session, next, now, scopes);
   }
 
   /**
@@ -230,13 +232,21 @@ export class SessionService {
     await this.o.revocations.revokeSessions(sessionIds);
   }
 
-  private async issue(user: User, session: Session, refreshToken: string, scopes = currentScopes(session.scope, user.role)): Promise<IssuedTokens> {
+  /** A refresh token lives REFRESH_TOKEN_EXPIRE_DAYS, never past its session's end. */
+  private refreshExpiry(now: number, session: Session): number {
+    return Math.min(now + this.o.refreshTokenDays * DAY, session.expiresAt);
+  }
+
+  private async issue(
+    user: User, session: Session, refreshToken: string, refreshIssuedAt: number, scopes = currentScopes(session.scope, user.role),
+  ): Promise<IssuedTokens> {
     const scope = scopes.join(' ');
     const { token, claims } = await this.o.tokens.issue({
       userId: user.id, sessionId: session.id, roles: [user.role], scope, authzVersion: user.authzVersion,
       // A session never outlives SESSION_MAX_DAYS, and neither does an access token of it.
       notAfter: session.expiresAt,
     });
-    return { session, user, accessToken: token, claims, refreshToken, expiresIn: claims.exp - claims.iat, scope };
+    const refreshExpiresIn = Math.floor((this.refreshExpiry(refreshIssuedAt, session) - refreshIssuedAt) / 1000);
+    return { session, user, accessToken: token, claims, refreshToken, expiresIn: claims.exp - claims.iat, refreshExpiresIn, scope };
   }
 }

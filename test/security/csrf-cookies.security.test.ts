@@ -147,3 +147,33 @@ for (const target of databaseTargets) {
     });
   });
 }
+
+describe('cookie lifetimes', () => {
+  let t: TestApp;
+  const clock = new FakeClock(Date.UTC(2026, 5, 1));
+  // Refresh tokens would live a week, but sessions end after two days.
+  beforeAll(async () => {
+    t = await authApp({ clock, env: { SESSION_MAX_DAYS: '2', REFRESH_TOKEN_EXPIRE_DAYS: '7' } });
+    await register(t.app, { username: 'kim' });
+  });
+  afterAll(() => t?.close());
+
+  const maxAges = (res: Parameters<typeof setCookies>[0]) =>
+    Object.fromEntries(setCookies(res).map((c) => [c.name, Number(c.attributes['max-age'])]));
+
+  it('no cookie outlives what it holds: the refresh and csrf cookies end with the session, the access cookie with its token', async () => {
+    const login = await browserLogin(t.app, 'kim');
+    const first = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'kim', password: PASSWORD } });
+    expect(maxAges(first)).toEqual({ access_token: 900, refresh_token: 2 * 86_400, csrf_token: 2 * 86_400 });
+
+    // Ten minutes before the session's end a refresh still works, and every cookie it sets ends with it.
+    clock.advance(2 * 86_400_000 - 600_000);
+    const late = await t.app.inject({
+      method: 'POST', url: '/api/v1/auth/refresh',
+      headers: { cookie: login.jar.header('refresh_token', 'csrf_token'), 'x-csrf-token': login.csrf },
+    });
+    expect(late.statusCode, late.body).toBe(200);
+    expect(late.json().expires_in).toBe(600);
+    expect(maxAges(late)).toEqual({ access_token: 600, refresh_token: 600, csrf_token: 600 });
+  });
+});

@@ -19,7 +19,10 @@ export interface WebRouteOptions {
 /** Puts a fresh pair into the session cookies; returns the CSRF token bound to the session. */
 export function deliverToBrowser(reply: FastifyReply, options: WebRouteOptions, issued: IssuedTokens): string {
   const csrfToken = csrfTokenFor(options.services.derivedKeys.csrf, issued.session.id);
-  setSessionCookies(reply, options.cookies, { accessToken: issued.accessToken, refreshToken: issued.refreshToken, csrfToken });
+  setSessionCookies(reply, options.cookies, {
+    accessToken: issued.accessToken, accessMaxAgeSeconds: issued.expiresIn,
+    refreshToken: issued.refreshToken, refreshMaxAgeSeconds: issued.refreshExpiresIn, csrfToken,
+  });
   reply.header('cache-control', 'no-store');
   return csrfToken;
 }
