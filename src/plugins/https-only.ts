@@ -46,7 +46,9 @@ export const httpsOnly = fp<HttpsOnlyOptions>(
       const routed = request.is404 ? normalisedPath(path) : request.routeOptions.url;
       const isApi = routed === undefined || underApi(routed);
       const isRead = request.method === 'GET' || request.method === 'HEAD';
-      if (isApi || !isRead) return done(new HttpError('HTTPS_REQUIRED'));
+      // Only an origin-form target (`/path?query`) is appended to the https origin: an absolute-form
+      // one (`http://evil.example/x`, RFC 9112 §3.2.2) or `*` would make a mangled or foreign address.
+      if (isApi || !isRead || !path.startsWith('/')) return done(new HttpError('HTTPS_REQUIRED'));
       // The Host header is only used when no https public origin is configured, and only if well formed.
       const host = request.headers.host;
       const origin = fixedOrigin ?? (host && HOST.test(host) ? `https://${host}` : undefined);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/index.js';
 import { probeRoutes, testApp, type TestApp } from '../helpers/app.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const PRODUCTION: Env = { ENVIRONMENT: 'production', ALLOWED_ORIGINS: 'https://app.example.com' };
 
@@ -112,6 +113,23 @@ describe('production without a trusted proxy', () => {
       expect(res.statusCode, host).toBe(400);
       expect(res.headers.location).toBeUndefined();
     }
+  });
+});
+
+describe('production on a real socket', () => {
+  it('an absolute-form or `*` request target is refused, never glued onto the redirect address', async () => {
+    await withApp(PRODUCTION, async (t) => {
+      const port = Number(new URL(await t.app.listen({ host: '127.0.0.1', port: 0 })).port);
+      for (const target of ['http://evil.example.net/login', 'https://evil.example.net/', '*']) {
+        const reply = await rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: gate.example.com\r\nConnection: close\r\n\r\n`);
+        expect(reply.split('\r\n')[0], target).toBe('HTTP/1.1 400 Bad Request');
+        expect(reply.toLowerCase(), target).not.toContain('location:');
+        expect(reply, target).toContain('HTTPS required');
+      }
+      // The same server still redirects an ordinary page request.
+      const page = await rawExchange(port, 'GET /login HTTP/1.1\r\nHost: gate.example.com\r\nConnection: close\r\n\r\n');
+      expect(page).toMatch(/^HTTP\/1\.1 308 .*\r\nlocation: https:\/\/gate\.example\.com\/login\r\n/is);
+    });
   });
 });
 
