@@ -46,6 +46,7 @@ import { jwksRoutes } from './routes/jwks.js';
 import { opsRoutes } from './routes/ops.js';
 import { userRoutes } from './routes/users.js';
 import { createServices, type Services } from './services/index.js';
+import { scopesAfterRoleChange } from './services/scopes.js';
 import { classifyDatabaseError, openStorage, type Storage } from './storage/index.js';
 import { VERSION } from './version.js';
 
@@ -146,7 +147,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   app.addHook('onClose', () => services.close());
   await app.register(cookie);
   const cookies: SessionCookieSettings = { names: cookieNames(config.isProduction), secure: config.isProduction };
-  const verified = { tokens: services.tokens, revocations: services.revocations };
+  const verified = { tokens: services.tokens, revocations: services.revocations, scopesAfterRoleChange };
   // Order matters: explicit credentials (a bearer token) win over the ambient browser cookie.
   // External issuers' tokens first: it passes on (null) every token whose iss is not one of them.
   const federation = createFederation({ issuers: config.externalIssuers, storage, now: () => clock.now(), log: app.log });

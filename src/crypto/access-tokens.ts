@@ -19,6 +19,11 @@ export interface AccessClaims {
   readonly scope: string;
   /** The user's authorisation version when issued; a role change or deactivation bumps it. */
   readonly ver: number;
+  /**
+   * Present (true) when the token holds every scope of its role because its session follows the
+   * role (none was asked for): after a role change it holds the new role's scopes, as a refresh would.
+   */
+  readonly scope_follows_role?: true;
 }
 
 export interface AccessTokenInput {
@@ -27,6 +32,8 @@ export interface AccessTokenInput {
   readonly roles: readonly string[];
   readonly scope: string;
   readonly authzVersion: number;
+  /** The session follows its user's role: the token's scope is every scope of that role. */
+  readonly scopeFollowsRole?: boolean;
   /** The end of the session (epoch ms): the token expires then if that comes before its usual lifetime. */
   readonly notAfter?: number;
 }
@@ -97,6 +104,7 @@ export class AccessTokens {
       sub: String(input.userId), sid: input.sessionId, jti: randomBytes(16).toString('base64url'),
       iat, exp, iss: issuer, aud: audience, type: 'access',
       roles: [...input.roles], scope: input.scope, ver: input.authzVersion,
+      ...(input.scopeFollowsRole ? { scope_follows_role: true as const } : {}),
     };
     const token = this.signer()({ ...claims });
     return { token, claims };
@@ -216,6 +224,7 @@ export class AccessTokens {
     return {
       sub: p.sub, sid: p.sid, jti: p.jti, iat: p.iat, exp: p.exp, iss: String(p.iss), aud: String(p.aud),
       type: 'access', roles, scope: typeof p.scope === 'string' ? p.scope : '', ver,
+      ...(p.scope_follows_role === true ? { scope_follows_role: true as const } : {}),
     };
   }
 }

@@ -5,13 +5,16 @@
 // the source of truth — instead, and on every (re)subscription it reloads the mirror from Redis and
 // the database, so nothing revoked during an outage (or lost by a Redis restart) is forgotten.
 // What this instance revoked while its own link was down is announced once the link is back.
-import { MemoryRevocationStore, type RevocationSource, type RevocationStore } from './revocations.js';
+import {
+  AS_ISSUED, MemoryRevocationStore, REVOKED, standingUnder, type Authorisation, type RevocationSource, type RevocationStore, type Standing,
+} from './revocations.js';
 import { redisUnavailable, type Redis } from './redis-client.js';
 
 /** Per-request answers from the database, used only while the shared mirror cannot be trusted. */
 export interface RevocationFallback {
   sessionRevoked(sessionId: string): Promise<boolean>;
-  authzVersion(userId: number): Promise<number | undefined>;
+  /** The user's authorisation now; undefined when the user is gone. */
+  authorisation(userId: number): Promise<Authorisation | undefined>;
 }
 
 export interface RedisRevocationOptions {
@@ -26,10 +29,23 @@ export interface RedisRevocationOptions {
   readonly onError?: (err: unknown) => void;
 }
 
-// Only ever raise a user's required version (two admins acting at once must not lower it).
-const RAISE_VERSION = `local v = tonumber(redis.call('GET', KEYS[1]) or '0')
-if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+// A user's authorisation is stored as "<version> <role> <1|0 active>"; only a newer version replaces
+// it (two admins acting at once must not turn it back).
+const RAISE_VERSION = `local v = tonumber(string.match(redis.call('GET', KEYS[1]) or '0', '^%d+') or '0')
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) end
 return 1`;
+
+function authorisationText(authz: Authorisation): string {
+  return `${authz.version} ${authz.role} ${authz.active ? 1 : 0}`;
+}
+
+/** Parses authorisationText; a value it cannot read (another version's) leaves the user's older tokens refused. */
+function parseAuthorisation(text: string): Authorisation | undefined {
+  const [version, role, active] = text.split(' ');
+  const v = Number(version);
+  if (!Number.isSafeInteger(v) || v < 1) return undefined;
+  return { version: v, role: role ?? '', active: active === '1' && role !== undefined && role !== '' };
+}
 
 const MAX_UNANNOUNCED = 100_000;
 const RESYNC_RETRY_MS = 1000;
@@ -82,9 +98,9 @@ export class RedisRevocationStore implements RevocationStore {
     await this.announce(sessionIds.map((id) => `s ${id}`));
   }
 
-  async requireAuthzVersion(userId: number, version: number): Promise<void> {
-    this.mirror.requireAuthzVersionNow(userId, version);
-    await this.announce([`v ${userId} ${version}`]);
+  async recordAuthorisation(userId: number, authz: Authorisation): Promise<void> {
+    this.mirror.recordAuthorisationNow(userId, authz);
+    await this.announce([`v ${userId} ${authorisationText(authz)}`]);
   }
 
   /**
@@ -98,7 +114,7 @@ export class RedisRevocationStore implements RevocationStore {
       for (const message of messages) {
         const [kind, id, version] = message.split(' ');
         if (kind === 's') multi.set(`${this.o.keyPrefix}rev:s:${id}`, '1', 'PX', this.o.ttlMs);
-        else multi.eval(RAISE_VERSION, 1, `${this.o.keyPrefix}rev:v:${id}`, version!, String(this.o.ttlMs));
+        else multi.eval(RAISE_VERSION, 1, `${this.o.keyPrefix}rev:v:${id}`, version!, String(this.o.ttlMs), message.slice(`v ${id} `.length));
         multi.publish(this.channel, message);
       }
       const heard = this.synced ? Promise.all(messages.map((m) => this.echoOf(m))) : undefined;
@@ -118,9 +134,9 @@ export class RedisRevocationStore implements RevocationStore {
     await this.announce(messages).catch((err: unknown) => this.o.onError?.(err));
   }
 
-  isRevoked(sessionId: string, userId: number, version: number): boolean | Promise<boolean> {
-    if (this.mirror.isRevoked(sessionId, userId, version)) return true;
-    if (this.synced) return false;
+  standing(sessionId: string, userId: number, version: number): Standing | Promise<Standing> {
+    const known = this.mirror.standing(sessionId, userId, version);
+    if (known === REVOKED || this.synced) return known;
     return this.checkDatabase(sessionId, userId, version);
   }
 
@@ -130,10 +146,11 @@ export class RedisRevocationStore implements RevocationStore {
     await this.mirror.close();
   }
 
-  private async checkDatabase(sessionId: string, userId: number, version: number): Promise<boolean> {
-    if (await this.o.fallback.sessionRevoked(sessionId)) return true;
-    const current = await this.o.fallback.authzVersion(userId);
-    return current === undefined || version < current;
+  private async checkDatabase(sessionId: string, userId: number, version: number): Promise<Standing> {
+    if (await this.o.fallback.sessionRevoked(sessionId)) return REVOKED;
+    const current = await this.o.fallback.authorisation(userId);
+    if (current === undefined) return REVOKED;
+    return version < current.version ? standingUnder(current) : AS_ISSUED;
   }
 
   /** Resolves when our subscriber hears `message` (one hearing each), or after ECHO_WAIT_MS. */
@@ -154,9 +171,9 @@ export class RedisRevocationStore implements RevocationStore {
 
   private apply(message: string): void {
     this.echoes.get(message)?.[0]?.();
-    const [kind, a, b] = message.split(' ');
+    const [kind, a] = message.split(' ');
     if (kind === 's' && a) this.mirror.revokeSessionsNow([a]);
-    if (kind === 'v' && a && b) this.mirror.requireAuthzVersionNow(Number(a), Number(b));
+    if (kind === 'v' && a) this.recordFromText(Number(a), message.slice(`v ${a} `.length));
   }
 
   private async resync(): Promise<void> {
@@ -191,8 +208,14 @@ export class RedisRevocationStore implements RevocationStore {
       keys.forEach((key, i) => {
         const rest = key.slice(this.o.keyPrefix.length + 'rev:'.length);
         if (rest.startsWith('s:')) this.mirror.revokeSessionsNow([rest.slice(2)]);
-        else if (rest.startsWith('v:') && values[i]) this.mirror.requireAuthzVersionNow(Number(rest.slice(2)), Number(values[i]));
+        else if (rest.startsWith('v:') && values[i]) this.recordFromText(Number(rest.slice(2)), values[i]!);
       });
     } while (cursor !== '0');
+  }
+
+  private recordFromText(userId: number, text: string): void {
+    const authz = parseAuthorisation(text);
+    // Unreadable: at least its version is known, and tokens older than it stay refused.
+    this.mirror.recordAuthorisationNow(userId, authz ?? { version: Number.parseInt(text, 10) || Number.MAX_SAFE_INTEGER, role: '', active: false });
   }
 }

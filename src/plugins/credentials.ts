@@ -11,6 +11,8 @@ import { cookieRepeated, readCookie } from './session-cookies.js';
 export interface CredentialsOptions {
   readonly tokens: AccessTokens;
   readonly revocations: RevocationStore;
+  /** The scopes a token issued before its user's role changed holds under the new role. */
+  readonly scopesAfterRoleChange: (tokenScope: string, followsRole: boolean, role: string) => ReadonlySet<string>;
 }
 
 export function invalidToken(): HttpError {
@@ -60,9 +62,15 @@ export async function principalFromAccessToken(
     throw err;
   }
   const userId = Number(claims.sub);
-  if (await options.revocations.isRevoked(claims.sid, userId, claims.ver)) {
+  const standing = await options.revocations.standing(claims.sid, userId, claims.ver);
+  if (standing.kind === 'revoked') {
     request.log.info({ reason: 'revoked', sid: claims.sid }, 'access token rejected');
     throw invalidToken();
+  }
+  // Issued before a role change: the user's role now decides, never the one the token names.
+  if (standing.kind === 're-roled') {
+    const scopes = options.scopesAfterRoleChange(claims.scope, claims.scope_follows_role === true, standing.role);
+    return { userId, sessionId: claims.sid, roles: [standing.role], scopes, via, claims };
   }
   return { userId, sessionId: claims.sid, roles: claims.roles, scopes: new Set(claims.scope.split(' ').filter(Boolean)), via, claims };
 }

@@ -150,7 +150,7 @@ async function settleWithin(work: Promise<void>, ms: number): Promise<void> {
 function revocationSource(storage: Storage) {
   return {
     revokedSessionsSince: (since: number) => storage.sessions.revokedSince(since),
-    authzVersionsChangedSince: (since: number) => storage.users.authzChangedSince(since),
+    authorisationsChangedSince: (since: number) => storage.users.authzChangedSince(since),
   };
 }
 
@@ -159,7 +159,10 @@ function redisRevocations(redis: RedisConnections, keyPrefix: string, storage: S
     client: redis.client, subscriber: redis.subscriber, keyPrefix, ttlMs, now, source: revocationSource(storage),
     fallback: {
       sessionRevoked: async (id) => (await storage.sessions.findById(id))?.revokedAt != null,
-      authzVersion: async (id) => (await storage.users.findById(id))?.authzVersion,
+      authorisation: async (id) => {
+        const user = await storage.users.findById(id);
+        return user && { version: user.authzVersion, role: user.role, active: user.isActive };
+      },
     },
     onError: (err) => log.warn({ err: String((err as Error)?.message ?? err) }, 'revocation sync with Redis failed'),
   });

@@ -60,3 +60,12 @@ export function narrowScopes(held: readonly Scope[], requested: string | undefin
   }
   return held.filter((s) => names.includes(s));
 }
+
+/**
+ * The scopes an access token issued before its user's role changed holds now: the new role's
+ * when its session follows the role, else its own narrowed to what the new role allows — exactly
+ * what the session's next refresh would carry.
+ */
+export function scopesAfterRoleChange(tokenScope: string, followsRole: boolean, role: string): Set<string> {
+  return new Set(currentScopes(followsRole ? EVERY_SCOPE_OF_ROLE : tokenScope, role === 'admin' ? 'admin' : 'user'));
+}

@@ -11,7 +11,7 @@ import type { RevocationStore } from '../limits/revocations.js';
 import type { Session, SessionKind, Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
 import type { RequestContext } from './context.js';
-import { currentScopes, EVERY_SCOPE_OF_ROLE, narrowScopes, type ScopeGrant } from './scopes.js';
+import { currentScopes, EVERY_SCOPE_OF_ROLE, narrowScopes, scopesForRole, type ScopeGrant } from './scopes.js';
 
 const DAY = 86_400_000;
 
@@ -100,7 +100,7 @@ export class SessionService {
       throw new HttpError(current?.isActive === false ? 'INACTIVE_USER' : 'INVALID_CREDENTIALS');
     }
     // Role and authorisation version as they are now: a token minted from the login's copy would
-    // be refused at once after a role change in between.
+    // carry the role a change in between took away.
     return this.issue(current, session, refreshToken, now);
   }
 
@@ -243,6 +243,7 @@ export class SessionService {
     const scope = scopes.join(' ');
     const { token, claims } = await this.o.tokens.issue({
       userId: user.id, sessionId: session.id, roles: [user.role], scope, authzVersion: user.authzVersion,
+      scopeFollowsRole: session.scope === EVERY_SCOPE_OF_ROLE && scopes.length === scopesForRole(user.role).length,
       // A session never outlives SESSION_MAX_DAYS, and neither does an access token of it.
       notAfter: session.expiresAt,
     });

@@ -155,7 +155,7 @@ export class UserService {
       }, this.o.now());
     }))!;
     // Tokens issued before this change carry an older version and are refused from now on.
-    await this.o.revocations.requireAuthzVersion(targetId, updated.authzVersion);
+    await this.o.revocations.recordAuthorisation(targetId, { version: updated.authzVersion, role: updated.role, active: updated.isActive });
     const audit = { userId: targetId, outcome: 'success' as const };
     if (roleChanges) {
       await this.o.audit.record('user.role_change', ctx, { ...audit, details: { from: target.role, to: updated.role, by: ctx.actorId } });

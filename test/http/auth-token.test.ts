@@ -44,6 +44,8 @@ for (const target of databaseTargets) {
       expect(payload).toEqual({
         sub: String(aliceId), sid: expect.any(String), jti: expect.any(String), iat: expect.any(Number), exp: expect.any(Number),
         iss: 'gatehouse', aud: 'gatehouse', type: 'access', roles: ['user'], scope: 'profile:read profile:write', ver: 1,
+        // No scope was asked for: the session follows the role (a promotion reaches tokens already issued).
+        scope_follows_role: true,
       });
       expect(payload.exp as number - (payload.iat as number)).toBe(15 * 60);
       expect(JSON.stringify(payload)).not.toMatch(/alice|example\.com/i);

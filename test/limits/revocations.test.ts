@@ -17,11 +17,13 @@ async function fileStorage(url: string): Promise<TestStorage> {
 }
 
 describe('memory revocations across a restart', () => {
-  it('a new process on the same database refuses tokens logged out, deactivated or re-roled before it started', async () => {
+  it('a new process on the same database refuses tokens logged out or deactivated before it started, and holds re-roled ones to the new role', async () => {
     const url = `sqlite:${join(tempDir(), 'gatehouse.db')}`;
     const first = await testApp({ storage: await fileStorage(url), env: UNLIMITED_ENV });
     await registerAdmin(first.app, 'root_admin');
     const admin = await tokenFor(first.app, 'root_admin');
+    const deputy = await registerAdmin(first.app, 'deputy');
+    const deputyToken = (await tokenFor(first.app, 'deputy')).access_token;
     const names = ['leaver', 'gone', 'promoted', 'stays'];
     const users: Record<string, { id: number; token: string }> = {};
     for (const username of names) {
@@ -29,16 +31,22 @@ describe('memory revocations across a restart', () => {
       users[username] = { id, token: (await tokenFor(first.app, username)).access_token };
     }
     expect((await first.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(users.leaver!.token) })).statusCode).toBe(204);
-    for (const [username, patch] of [['gone', { is_active: false }], ['promoted', { role: 'admin' }]] as const) {
-      const res = await first.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${users[username]!.id}`, headers: bearer(admin.access_token), payload: patch });
+    for (const [id, patch] of [[users.gone!.id, { is_active: false }], [users.promoted!.id, { role: 'admin' }], [deputy.id, { role: 'user' }]] as const) {
+      const res = await first.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${id}`, headers: bearer(admin.access_token), payload: patch });
       expect(res.statusCode, res.body).toBe(200);
     }
     await first.close();
 
     const second = await testApp({ storage: await fileStorage(url), env: UNLIMITED_ENV });
+    const adminList = (token: string) => second.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(token) });
     try {
-      for (const username of ['leaver', 'gone', 'promoted']) expectInvalidToken(await me(second.app, users[username]!.token));
+      for (const username of ['leaver', 'gone']) expectInvalidToken(await me(second.app, users[username]!.token));
       expect((await me(second.app, users.stays!.token)).statusCode).toBe(200);
+      expect((await adminList(users.promoted!.token)).statusCode).toBe(200);
+      expect((await me(second.app, deputyToken)).statusCode).toBe(200);
+      const demoted = await adminList(deputyToken);
+      expect(demoted.statusCode).toBe(403);
+      expect(demoted.json()).toEqual({ detail: 'Insufficient permissions' });
     } finally {
       await second.close();
     }
@@ -48,17 +56,23 @@ describe('memory revocations across a restart', () => {
 describe('MemoryRevocationStore', () => {
   const TTL = 15 * 60_000;
 
-  it('refuses a revoked session and any token older than the required version, nothing else', async () => {
+  it('refuses a revoked session; a token older than its user\'s authorisation follows it (refused if inactive); nothing else', async () => {
     const store = new MemoryRevocationStore({ ttlMs: TTL, now: () => Date.now() });
     await store.revokeSessions(['s1']);
-    await store.requireAuthzVersion(7, 3);
-    expect(store.isRevoked('s1', 1, 1)).toBe(true);
-    expect(store.isRevoked('s2', 1, 1)).toBe(false);
-    expect(store.isRevoked('s2', 7, 2)).toBe(true);
-    expect(store.isRevoked('s2', 7, 3)).toBe(false);
-    // A version is only ever raised: a late, lower one does not undo a newer change.
-    await store.requireAuthzVersion(7, 2);
-    expect(store.isRevoked('s2', 7, 2)).toBe(true);
+    await store.recordAuthorisation(7, { version: 3, role: 'user', active: true });
+    await store.recordAuthorisation(8, { version: 2, role: 'admin', active: false });
+    expect(store.standing('s1', 1, 1)).toEqual({ kind: 'revoked' });
+    expect(store.standing('s2', 1, 1)).toEqual({ kind: 'as-issued' });
+    expect(store.standing('s2', 7, 2)).toEqual({ kind: 're-roled', role: 'user' });
+    expect(store.standing('s2', 7, 3)).toEqual({ kind: 'as-issued' });
+    expect(store.standing('s2', 8, 1)).toEqual({ kind: 'revoked' });
+    // A revoked session stays revoked whatever its user's authorisation says.
+    expect(store.standing('s1', 7, 2)).toEqual({ kind: 'revoked' });
+    // Only ever forward: a late, older change does not undo a newer one.
+    await store.recordAuthorisation(7, { version: 2, role: 'admin', active: true });
+    expect(store.standing('s2', 7, 1)).toEqual({ kind: 're-roled', role: 'user' });
+    await store.recordAuthorisation(7, { version: 4, role: 'user', active: false });
+    expect(store.standing('s2', 7, 3)).toEqual({ kind: 'revoked' });
   });
 
   it('warms from the database only what is younger than one token lifetime', async () => {
@@ -67,11 +81,16 @@ describe('MemoryRevocationStore', () => {
     const store = new MemoryRevocationStore({ ttlMs: TTL, now: () => clock.now() });
     await store.warm({
       revokedSessionsSince: async (since) => { asked.push(since); return ['old-but-relevant']; },
-      authzVersionsChangedSince: async (since) => { asked.push(since); return [{ id: 9, authzVersion: 4 }]; },
+      authorisationsChangedSince: async (since) => {
+        asked.push(since);
+        return [{ userId: 9, version: 4, role: 'admin', active: true }, { userId: 10, version: 2, role: 'user', active: false }];
+      },
     });
     expect(asked).toEqual([clock.now() - TTL, clock.now() - TTL]);
-    expect(store.isRevoked('old-but-relevant', 1, 1)).toBe(true);
-    expect(store.isRevoked('x', 9, 3)).toBe(true);
+    expect(store.standing('old-but-relevant', 1, 1)).toEqual({ kind: 'revoked' });
+    expect(store.standing('x', 9, 3)).toEqual({ kind: 're-roled', role: 'admin' });
+    expect(store.standing('x', 9, 4)).toEqual({ kind: 'as-issued' });
+    expect(store.standing('x', 10, 1)).toEqual({ kind: 'revoked' });
   });
 
   it('drops entries once a token lifetime has passed (bounded memory)', async () => {
@@ -81,7 +100,7 @@ describe('MemoryRevocationStore', () => {
     clock.advance(TTL + 61_000);
     // The next write sweeps: the early entry is gone, the new one is kept.
     await store.revokeSessions(['late']);
-    expect(store.isRevoked('early', 1, 1)).toBe(false);
-    expect(store.isRevoked('late', 1, 1)).toBe(true);
+    expect(store.standing('early', 1, 1)).toEqual({ kind: 'as-issued' });
+    expect(store.standing('late', 1, 1)).toEqual({ kind: 'revoked' });
   });
 });

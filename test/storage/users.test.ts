@@ -148,15 +148,18 @@ for (const target of databaseTargets) {
       expect(await s.users.countActiveAdmins()).toBe(before);
     });
 
-    it('lists users whose authorisation changed since a time, with their current version', async () => {
+    it('lists users whose authorisation changed since a time, with their current version, role and activity', async () => {
       const changed = await s.users.create(newUser('Promoted'), T0);
+      const switchedOff = await s.users.create(newUser('SwitchedOff'), T0);
       const profileOnly = await s.users.create(newUser('ProfileOnly'), T0);
       await s.users.update(changed.id, { role: 'admin' }, T0 + 5000);
+      await s.users.update(switchedOff.id, { isActive: false }, T0 + 5000);
       await s.users.update(profileOnly.id, { fullName: 'Just a name' }, T0 + 5000);
       const since = await s.users.authzChangedSince(T0 + 5000);
-      expect(since).toContainEqual({ id: changed.id, authzVersion: 2 });
-      expect(since.map((r) => r.id)).not.toContain(profileOnly.id);
-      expect((await s.users.authzChangedSince(T0 + 5001)).map((r) => r.id)).not.toContain(changed.id);
+      expect(since).toContainEqual({ userId: changed.id, version: 2, role: 'admin', active: true });
+      expect(since).toContainEqual({ userId: switchedOff.id, version: 2, role: 'user', active: false });
+      expect(since.map((r) => r.userId)).not.toContain(profileOnly.id);
+      expect((await s.users.authzChangedSince(T0 + 5001)).map((r) => r.userId)).not.toContain(changed.id);
     });
 
     describe('list (admin search)', () => {

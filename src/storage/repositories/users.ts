@@ -159,10 +159,10 @@ export class UsersRepository {
     return row && toUser(row);
   }
 
-  /** Applies `patch`; role and activity changes bump authz_version so older access tokens stop working. */
   /**
    * Applies the patch; undefined when there is no such user — or, with `expect`, when the row no
    * longer holds those values (a compare-and-set: of two racing changes made from one state, one wins).
+   * Role and activity changes bump authz_version, so older access tokens follow the change.
    */
   async update(id: number, patch: UserPatch, now: number, expect: UserExpectation = {}): Promise<User | undefined> {
     const values: Record<string, unknown> = { updated_at: now };
@@ -244,10 +244,10 @@ export class UsersRepository {
     return Number(row.n);
   }
 
-  /** Users whose authorisation changed since `since`: their current version bounds older tokens. */
-  async authzChangedSince(since: number): Promise<{ id: number; authzVersion: number }[]> {
-    const rows = await this.db.selectFrom('users').select(['id', 'authz_version'])
+  /** Users whose authorisation changed since `since`, as it is now: older tokens follow it. */
+  async authzChangedSince(since: number): Promise<{ userId: number; version: number; role: Role; active: boolean }[]> {
+    const rows = await this.db.selectFrom('users').select(['id', 'authz_version', 'role', 'is_active'])
       .where('updated_at', '>=', since).where('authz_version', '>', 1).execute();
-    return rows.map((r) => ({ id: Number(r.id), authzVersion: Number(r.authz_version) }));
+    return rows.map((r) => ({ userId: Number(r.id), version: Number(r.authz_version), role: r.role === 'admin' ? 'admin' : 'user', active: Number(r.is_active) === 1 }));
   }
 }
