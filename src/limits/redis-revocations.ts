@@ -92,6 +92,14 @@ export class RedisRevocationStore implements RevocationStore {
     if (!this.synced) await this.resync();
   }
 
+  /**
+   * Other instances hear of a revocation only through this instance's command connection: while it
+   * is down, their mirrors (trusted, their own links being up) would keep accepting the token.
+   */
+  assertReachable(): void {
+    if (this.o.client.status !== 'ready') throw redisUnavailable(new Error(`redis connection ${this.o.client.status}`));
+  }
+
   async revokeSessions(sessionIds: readonly string[]): Promise<void> {
     if (sessionIds.length === 0) return;
     this.mirror.revokeSessionsNow(sessionIds);

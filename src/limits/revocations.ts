@@ -29,6 +29,11 @@ export function standingUnder(authz: Authorisation): Standing {
 }
 
 export interface RevocationStore {
+  /**
+   * Throws (503) when a revocation made now could not reach every instance: checked before anything
+   * changes, so a logout or deactivation during an outage is refused whole rather than half done.
+   */
+  assertReachable(): void;
   /** Access tokens of these sessions are refused from now on. */
   revokeSessions(sessionIds: readonly string[]): Promise<void>;
   /** Access tokens of this user carrying an older `ver` follow `authz` from now on. */
@@ -62,6 +67,9 @@ export class MemoryRevocationStore implements RevocationStore {
   private lastSweep = 0;
 
   constructor(private readonly options: MemoryRevocationOptions) {}
+
+  /** One process: always reachable. */
+  assertReachable(): void {}
 
   async revokeSessions(sessionIds: readonly string[]): Promise<void> {
     this.revokeSessionsNow(sessionIds);

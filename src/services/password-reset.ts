@@ -22,7 +22,7 @@ export interface PasswordResetOptions {
   readonly storage: Storage;
   readonly mailer: Mailer;
   readonly users: Pick<UserService, 'checkPassword'>;
-  readonly sessions: Pick<SessionService, 'endAllSessions'>;
+  readonly sessions: Pick<SessionService, 'endAllSessions' | 'assertRevocationsReachable'>;
   readonly hasher: PasswordHasher;
   readonly audit: AuditLog;
   readonly tokenKey: Buffer;
@@ -234,6 +234,8 @@ export class PasswordResetService {
     const now = this.o.now();
     // The policy is checked before the token is spent: a refused password leaves the link usable.
     this.o.users.checkPassword(newPassword, user, 'new_password');
+    // So is the reach of the revocations: during an outage the link stays usable, and nothing changes.
+    this.o.sessions.assertRevocationsReachable();
     const passwordHash = await this.o.hasher.hash(newPassword);
     const used = await this.o.storage.transaction(async (repos) => {
       // Compare-and-set: of two racing confirms with one token, one wins.
@@ -243,7 +245,8 @@ export class PasswordResetService {
       return true;
     });
     if (!used) throw invalidToken();
-    await this.o.sessions.endAllSessions(user.id, 'password_reset');
+    const announce = await this.o.sessions.endAllSessions(user.id, 'password_reset');
     await this.o.audit.record('password.reset', ctx, { userId: user.id, outcome: 'success' });
+    await announce();
   }
 }

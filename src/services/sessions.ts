@@ -59,6 +59,13 @@ function invalidRefresh(): HttpError {
 /** Rotations whose arrival count is kept, newest last; a racing refresh is at most seconds behind. */
 const MAX_REMEMBERED_ROTATIONS = 10_000;
 
+/**
+ * Shares a revocation already in the database with every instance. Called last, once everything
+ * durable about the change is written: if Redis fails right then (a 503), nothing is left half
+ * done, and the store announces it when Redis is back.
+ */
+export type Announcement = () => Promise<void>;
+
 export interface RefreshOptions {
   /** Cookie refreshes check their CSRF token against the session before anything changes. */
   readonly checkSession?: (session: Session) => void;
@@ -96,7 +103,7 @@ export class SessionService {
     // and ended it: no order of the two leaves a session of the old password alive.)
     const current = await this.o.storage.users.findById(user.id);
     if (!current || current.passwordHash !== user.passwordHash || !current.isActive) {
-      await this.endSessions([session.id], 'credentials_changed');
+      await (await this.endSessions([session.id], 'credentials_changed'))();
       throw new HttpError(current?.isActive === false ? 'INACTIVE_USER' : 'INVALID_CREDENTIALS');
     }
     // Role and authorisation version as they are now: a token minted from the login's copy would
@@ -121,8 +128,9 @@ export class SessionService {
     checkSession?.(session);
     if (stored.rotatedAt !== null) {
       if (this.arrivedBeforeRotation(tokenHash, stored.rotatedAt, ctx)) throw invalidRefresh();
-      await this.endSessions([session.id], 'refresh_reuse');
+      const announce = await this.endSessions([session.id], 'refresh_reuse');
       await this.o.audit.record('token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
+      await announce();
       throw invalidRefresh();
     }
     if (stored.expiresAt <= now) throw invalidRefresh();
@@ -177,10 +185,17 @@ export class SessionService {
     this.rotations.set(tokenHash, Math.max(this.rotations.get(tokenHash) ?? 0, arrivalsSoFar()));
   }
 
+  /** Throws (503) before a change that ends sessions, while its revocations could not reach every instance. */
+  assertRevocationsReachable(): void {
+    this.o.revocations.assertReachable();
+  }
+
   /** Ends the caller's own session (logout). */
   async logout(userId: number, sessionId: string, ctx: RequestContext): Promise<void> {
-    await this.endSessions([sessionId], 'logout');
+    this.o.revocations.assertReachable();
+    const announce = await this.endSessions([sessionId], 'logout');
     await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'session' } });
+    await announce();
   }
 
   /**
@@ -195,8 +210,10 @@ export class SessionService {
 
   /** Ends every session of the user (logout-all). */
   async logoutAll(userId: number, ctx: RequestContext): Promise<void> {
-    await this.endAllSessions(userId, 'logout_all');
+    this.o.revocations.assertReachable();
+    const announce = await this.endAllSessions(userId, 'logout_all');
     await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'all' } });
+    await announce();
   }
 
   /** The live session a refresh token belongs to (for logging out with only the refresh cookie). */
@@ -212,24 +229,29 @@ export class SessionService {
 
   /** Ends one of the caller's sessions; another user's (or an unknown or ended) session is 404. */
   async remove(userId: number, sessionId: string, ctx: RequestContext): Promise<void> {
+    this.o.revocations.assertReachable();
     const session = await this.o.storage.sessions.findById(sessionId);
     if (!session || session.userId !== userId || session.revokedAt !== null || session.expiresAt <= this.o.now()) {
       throw new HttpError('NOT_FOUND', { detail: 'Session not found' });
     }
-    await this.endSessions([sessionId], 'deleted');
+    const announce = await this.endSessions([sessionId], 'deleted');
     await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'session', session_id: sessionId } });
+    await announce();
   }
 
-  /** Ends every session of a user but `keep` (password change keeps the caller's). */
-  async endAllSessions(userId: number, reason: string, keep?: string): Promise<void> {
+  /**
+   * Ends every session of a user but `keep` (password change keeps the caller's) in the database;
+   * the caller announces them once the rest of its change (its audit events) is written too.
+   */
+  async endAllSessions(userId: number, reason: string, keep?: string): Promise<Announcement> {
     const ended = await this.o.storage.sessions.revokeAllForUser(userId, reason, this.o.now(), keep);
-    if (ended.length > 0) await this.o.revocations.revokeSessions(ended);
+    return () => this.o.revocations.revokeSessions(ended);
   }
 
-  private async endSessions(sessionIds: readonly string[], reason: string): Promise<void> {
+  private async endSessions(sessionIds: readonly string[], reason: string): Promise<Announcement> {
     const now = this.o.now();
     for (const id of sessionIds) await this.o.storage.sessions.revoke(id, reason, now);
-    await this.o.revocations.revokeSessions(sessionIds);
+    return () => this.o.revocations.revokeSessions(sessionIds);
   }
 
   /** A refresh token lives REFRESH_TOKEN_EXPIRE_DAYS, never past its session's end. */

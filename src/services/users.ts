@@ -9,7 +9,7 @@ import { UniqueViolationError, type Role, type Storage, type User, type UserProf
 import type { AuditLog } from './audit.js';
 import type { AuthenticationService } from './authentication.js';
 import type { RequestContext } from './context.js';
-import type { SessionService } from './sessions.js';
+import type { Announcement, SessionService } from './sessions.js';
 
 /** The seeds' username rule; an "@" can never appear, so a username never equals an email. */
 export const USERNAME_PATTERN = '^[A-Za-z0-9_]{3,50}$';
@@ -115,6 +115,7 @@ export class UserService {
 
   /** Password change: every other session of the user ends; the caller's stays signed in. */
   async changePassword(userId: number, sessionId: string | undefined, current: string, next: string, ctx: RequestContext): Promise<void> {
+    this.o.revocations.assertReachable();
     const user = await this.current(userId);
     const proven = await this.o.authentication.confirmPassword(user, current, ctx);
     if (!proven) throw new HttpError('WRONG_PASSWORD');
@@ -127,8 +128,9 @@ export class UserService {
       throw new HttpError('WRONG_PASSWORD');
     }
     await this.o.storage.passwordResets.invalidateForUser(userId, now);
-    await this.o.sessions.endAllSessions(userId, 'password_change', sessionId);
+    const announce = await this.o.sessions.endAllSessions(userId, 'password_change', sessionId);
     await this.o.audit.record('password.change', ctx, { userId, outcome: 'success' });
+    await announce();
   }
 
   async list(query: { q?: string; limit: number; offset: number }): Promise<{ users: User[]; total: number }> {
@@ -142,6 +144,7 @@ export class UserService {
     const roleChanges = patch.role !== undefined && patch.role !== target.role;
     const activityChanges = patch.isActive !== undefined && patch.isActive !== target.isActive;
     if (!roleChanges && !activityChanges) return target;
+    this.o.revocations.assertReachable();
     const losesAdmin = target.role === 'admin' && target.isActive && ((roleChanges && patch.role !== 'admin') || patch.isActive === false);
     const updated = (await this.o.storage.transaction(async (repos) => {
       if (losesAdmin) {
@@ -154,20 +157,27 @@ export class UserService {
         ...(activityChanges ? { isActive: patch.isActive } : {}),
       }, this.o.now());
     }))!;
-    // Tokens issued before this change carry an older version and are refused from now on.
-    await this.o.revocations.recordAuthorisation(targetId, { version: updated.authzVersion, role: updated.role, active: updated.isActive });
     const audit = { userId: targetId, outcome: 'success' as const };
     if (roleChanges) {
       await this.o.audit.record('user.role_change', ctx, { ...audit, details: { from: target.role, to: updated.role, by: ctx.actorId } });
     }
+    let announceSessions: Announcement | undefined;
     if (activityChanges && !updated.isActive) {
-      await this.o.sessions.endAllSessions(targetId, 'deactivated');
+      announceSessions = await this.o.sessions.endAllSessions(targetId, 'deactivated');
       // Like its sessions, the account's keys end for good: reactivating it must not bring back a
       // key that may be why it was switched off. The owner makes new ones.
       const revoked = await this.o.storage.apiKeys.revokeAllForUser(targetId, this.o.now());
       if (revoked > 0) await this.o.audit.record('apikey.revoke', ctx, { ...audit, details: { count: revoked, reason: 'deactivated', by: ctx.actorId } });
       await this.o.audit.record('user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } });
     }
+    // Everything durable is written; now every instance hears of it. Tokens issued before this
+    // change carry an older version and follow the user's authorisation as it is now. Both are
+    // attempted even if one fails: each one that fails is announced when Redis is back.
+    const announced = await Promise.allSettled([
+      this.o.revocations.recordAuthorisation(targetId, { version: updated.authzVersion, role: updated.role, active: updated.isActive }),
+      announceSessions?.(),
+    ]);
+    for (const outcome of announced) if (outcome.status === 'rejected') throw outcome.reason;
     return updated;
   }
 }

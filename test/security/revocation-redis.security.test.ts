@@ -3,12 +3,16 @@
 // or a role change on A is enforced on B at once; with B's Redis cut (a TCP proxy: refused or
 // black-holed), B still refuses what A revoked meanwhile (it asks the database); after the restore
 // B's mirror resyncs (proved with B's database cut: only the mirror can answer then); an instance
-// started later refuses tokens revoked before it started.
+// started later refuses tokens revoked before it started. With A's own Redis gone, a revocation
+// there is refused whole (503, nothing changed); lost mid-change, it is written whole (audit
+// included) and announced once A is back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatehouseApp } from '../../src/app.js';
 import { openStorage } from '../../src/storage/index.js';
 import { testApp, type TestApp } from '../helpers/app.js';
-import { PASSWORD, UNLIMITED_ENV, bearer, decodeJwt, expectInvalidToken, me, register, registerAdmin, tokenFor, type TokenPair } from '../helpers/auth.js';
+import {
+  PASSWORD, UNLIMITED_ENV, bearer, decodeJwt, expectDeadRefresh, expectInvalidToken, me, refresh, register, registerAdmin, tokenFor, type TokenPair,
+} from '../helpers/auth.js';
 import { openPostgres, type TestStorage } from '../helpers/databases.js';
 import { dropPrefix, proxiedRedis, redisAvailable, redisConnection, redisUrl, ttlsUnder, uniquePrefix, until } from '../helpers/redis.js';
 import { startTcpProxy, type CutMode, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -176,20 +180,92 @@ describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by 
     expectInvalidToken(await me(b.app, pair.access_token));
   });
 
-  it('A\'s own Redis cut: its logout answers 503, A refuses the token at once, and B does as soon as A is back', async () => {
-    const { pair } = await signedIn();
+  const auditOf = async (userId: number, action: string) => (await storageA.audit.list({ limit: 10, offset: 0, userId, action })).events;
+  const deactivate = (id: number) => a.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${id}`, headers: bearer(adminToken), payload: { is_active: false } });
+  const withKey = async (who: { pair: TokenPair }) => {
+    const res = await a.app.inject({ method: 'POST', url: '/api/v1/api-keys', headers: bearer(who.pair.access_token), payload: { name: 'k', scopes: ['profile:read'] } });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json<{ key: string }>().key;
+  };
+  const keyWorks = async (app: GatehouseApp, key: string) => (await app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { 'x-api-key': key } })).statusCode;
+
+  it('A\'s own Redis refused: a logout or deactivation there is refused whole (503, nothing changed or audited), and goes through once A is back', async () => {
+    const leaver = await signedIn();
+    const target = await signedIn();
+    const key = await withKey(target);
     await aRedis.cut('refuse');
     try {
-      const res = await a.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(pair.access_token) });
-      // The session ended (in the database) but could not be announced: the client is told so.
-      expect(res.statusCode).toBe(503);
-      expect(res.json()).toEqual({ detail: 'Service temporarily unavailable' });
-      expectInvalidToken(await me(a.app, pair.access_token));
+      await until(() => a.app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === 503, 2000, 'A notices its Redis is gone');
+      // B's link is fine: had A ended these, B's trusted mirror would never hear of it.
+      for (const res of [
+        await a.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(leaver.pair.access_token) }),
+        await a.app.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: bearer(leaver.pair.access_token) }),
+        await a.app.inject({
+          method: 'POST', url: '/api/v1/auth/password', headers: bearer(leaver.pair.access_token),
+          payload: { current_password: PASSWORD, new_password: 'a different passphrase 42' },
+        }),
+        await deactivate(target.id),
+      ]) {
+        expect(res.statusCode, res.body).toBe(503);
+        expect(res.json()).toEqual({ detail: 'Service temporarily unavailable' });
+      }
     } finally {
       await aRedis.restore();
     }
+    // Nothing happened: the client was told so, and no instance has to learn otherwise.
+    expect((await me(b.app, leaver.pair.access_token)).statusCode).toBe(200);
+    expect((await storageA.users.findById(target.id))?.isActive).toBe(true);
+    expect(await keyWorks(b.app, key)).toBe(200);
+    expect((await refresh(b.app, target.pair.refresh_token)).statusCode).toBe(200);
+    expect(await auditOf(leaver.id, 'logout')).toEqual([]);
+    expect(await auditOf(leaver.id, 'password.change')).toEqual([]);
+    expect(await auditOf(target.id, 'user.deactivate')).toEqual([]);
+    expect((await tokenFor(b.app, leaver.username)).access_token).toBeTruthy();
+    // Once A is back the same requests work, whole, and B refuses at once.
+    await until(() => a.app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === 200, 10_000, 'A is back');
+    await logout(a.app, leaver.pair);
+    expectInvalidToken(await me(b.app, leaver.pair.access_token));
+    expect((await deactivate(target.id)).statusCode).toBe(200);
+    expect(await keyWorks(b.app, key)).toBe(401);
+    expect(await auditOf(target.id, 'user.deactivate')).toHaveLength(1);
+  });
+
+  it('A\'s Redis black-holed mid-change: the logout and deactivation are written whole and audited though they answer 503; A refuses at once, B as soon as A is back', async () => {
+    const leaver = await signedIn();
+    const target = await signedIn();
+    const key = await withKey(target);
+    // Cut just now, so A still believes its link is up (until its heartbeat goes unanswered): the
+    // changes are written, and only sharing them fails.
+    await aRedis.cut('blackhole');
+    try {
+      const [out, off] = await Promise.all([
+        a.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(leaver.pair.access_token) }),
+        deactivate(target.id),
+      ]);
+      for (const res of [out, off]) {
+        expect(res.statusCode).toBe(503);
+        expect(res.json()).toEqual({ detail: 'Service temporarily unavailable' });
+      }
+      expectInvalidToken(await me(a.app, leaver.pair.access_token));
+      expectInvalidToken(await me(a.app, target.pair.access_token));
+    } finally {
+      await aRedis.restore();
+    }
+    // Nothing half done: the account is off, its sessions and keys ended, and every event is in the audit log.
+    expect((await storageA.users.findById(target.id))?.isActive).toBe(false);
+    expect(await keyWorks(b.app, key)).toBe(401);
+    expectDeadRefresh(await refresh(b.app, target.pair.refresh_token));
+    expect(await auditOf(leaver.id, 'logout')).toHaveLength(1);
+    expect(await auditOf(target.id, 'user.deactivate')).toHaveLength(1);
+    expect(await auditOf(target.id, 'apikey.revoke')).toHaveLength(1);
     // A announces what it could not while cut off, so B (whose subscription never broke) learns it.
-    await until(() => me(b.app, pair.access_token), (r) => r.statusCode === 401, 10_000, 'B refuses the token once A is back');
+    await until(() => me(b.app, leaver.pair.access_token), (r) => r.statusCode === 401, 10_000, 'B refuses the logged-out token once A is back');
+    await until(() => me(b.app, target.pair.access_token), (r) => r.statusCode === 401, 10_000, 'B refuses the deactivated user\'s token once A is back');
+    // Reactivation does not bring back what the deactivation ended.
+    await until(() => a.app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === 200, 10_000, 'A is back');
+    expect((await a.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${target.id}`, headers: bearer(adminToken), payload: { is_active: true } })).statusCode).toBe(200);
+    expect(await keyWorks(b.app, key)).toBe(401);
+    expectDeadRefresh(await refresh(b.app, target.pair.refresh_token));
   });
 
   it('every revocation key in Redis expires within one access-token lifetime', async () => {
