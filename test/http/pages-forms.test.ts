@@ -2,9 +2,11 @@
 // redirects to sign-in, sign-up with the API's own rules on each field, the account forms, and the
 // admin switches going through the same services as the API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../src/clock.js';
 import type { TestApp } from '../helpers/app.js';
 import { authApp, bearer, PASSWORD, register, registerAdmin, tokenFor } from '../helpers/auth.js';
 import { CookieJar, formToken, getPage, pageLogin, postForm } from '../helpers/browser-session.js';
+import { enableTotp, TOTP_STEP_MS, totpCode } from '../helpers/mfa.js';
 
 const HX = { 'hx-request': 'true' };
 
@@ -263,5 +265,42 @@ describe('a token narrowed by scope on the pages', () => {
     const res = await t.app.inject({ method: 'POST', url: `/admin/users/${alice.id}`, headers: { ...bearer(token), origin: t.app.gatehouse.config.publicUrl, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'role=admin' });
     expect(res.statusCode).toBe(303);
     expect((await t.storage.users.findById(alice.id))!.role).toBe('user');
+  });
+});
+
+describe('signing in through the page with two-factor on', () => {
+  let m: TestApp;
+  const clock = new FakeClock(Date.UTC(2026, 5, 1));
+  let secret: string;
+  beforeAll(async () => {
+    // The contract's lockout: five failures lock the account.
+    m = await authApp({ clock, env: { RATE_LIMIT_AUTH: '1000/minute', LOCKOUT_THRESHOLD: '5' } });
+    await register(m.app, { username: 'mia' });
+    ({ secret } = await enableTotp(m.app, (await tokenFor(m.app, 'mia')).access_token, clock));
+    clock.advance(TOTP_STEP_MS);
+  });
+  afterAll(() => m?.close());
+
+  it('the code step asks for the password again; a post with only the code says so and never counts toward the lockout', async () => {
+    const jar = new CookieJar();
+    const token = formToken((await getPage(m.app, '/login', jar)).body);
+    const step = await postForm(m.app, '/login', { username: 'mia', password: PASSWORD, csrf_token: token }, jar, HX);
+    expect(step.statusCode).toBe(401);
+    expect(step.body).toContain('Enter your password again, and the code from your authenticator app.');
+    expect(step.body).toContain('name="otp"');
+    expect(step.body).not.toContain(PASSWORD);
+    // The slip a user makes on that step, more times than the lockout allows.
+    for (let i = 0; i < 6; i++) {
+      const codeOnly = await postForm(m.app, '/login', { username: 'mia', password: '', otp: totpCode(secret, clock.now()), csrf_token: token }, jar, HX);
+      expect(codeOnly.statusCode).toBe(422);
+      expect(codeOnly.body).toContain('Enter your password again, and the code from your authenticator app.');
+      expect(codeOnly.body).toContain('name="otp"');
+    }
+    const signedIn = await postForm(m.app, '/login', { username: 'mia', password: PASSWORD, otp: totpCode(secret, clock.now()), csrf_token: token }, jar, HX);
+    expect(signedIn.statusCode, signedIn.body).toBe(200);
+    expect(signedIn.headers['hx-redirect']).toBe('/account');
+    // Asking for the code is not a failure, and the code-only posts were never tried as passwords.
+    const { events } = await m.storage.audit.list({ limit: 10, offset: 0, action: 'login.failure' });
+    expect(events).toEqual([]);
   });
 });

@@ -19,6 +19,8 @@ import { presessionToken, presessionValid } from './presession.js';
 const FORM_POST = { page: true, csrf: 'form', consumes: FORM_ONLY } as const;
 const Token = Type.Optional(Type.String({ maxLength: 200 }));
 const EXPIRED_FORM = 'This form expired or came from another site. Please try again.';
+/** The two-factor step: the password is never echoed into the page, so it is asked for again, and said so. */
+const MFA_STEP = 'A valid two-factor code is required. Enter your password again, and the code from your authenticator app.';
 
 const LoginForm = Type.Object({
   username: Type.String({ maxLength: 320 }),
@@ -69,9 +71,15 @@ export const authPages: FastifyPluginAsync<PageRouteOptions> = async (app, optio
     if (!presessionValid(request, options)) return showLogin(request, reply, 403, { next, username, error: EXPIRED_FORM });
     if (request.validationError || !username) return showLogin(request, reply, 422, { next, username, error: 'Enter your username and password.' });
     const otp = text(body, 'otp')?.trim() || undefined;
+    const password = text(body, 'password') ?? '';
+    // An empty password is never a guess: a user who, on the two-factor step, typed only the code is
+    // told what is missing, and the slip does not count toward the account's lockout.
+    if (password === '') {
+      return showLogin(request, reply, 422, { next, username, error: otp ? MFA_STEP : 'Enter your username and password.', otpRequired: otp !== undefined });
+    }
     try {
       const ctx = contextOf(request);
-      const user = await services.authentication.authenticate(username, text(body, 'password') ?? '', otp, ctx);
+      const user = await services.authentication.authenticate(username, password, otp, ctx);
       const issued = await services.sessions.start(user, 'browser', EVERY_SCOPE_OF_ROLE, ctx);
       deliverToBrowser(reply, options, issued);
       return redirect(request, reply, next);
@@ -79,7 +87,8 @@ export const authPages: FastifyPluginAsync<PageRouteOptions> = async (app, optio
       // Wrong name and wrong password read the same: the catalogue's one sentence, no field marked.
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
       reply.headers(err.headers);
-      return showLogin(request, reply, err.status, { next, username, error: err.detail, otpRequired: err.code === 'MFA_REQUIRED' });
+      const mfa = err.code === 'MFA_REQUIRED';
+      return showLogin(request, reply, err.status, { next, username, error: mfa ? MFA_STEP : err.detail, otpRequired: mfa });
     }
   });
 
