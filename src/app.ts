@@ -41,7 +41,7 @@ import { sessionRoutes } from './routes/auth/sessions.js';
 import { tokenRoutes } from './routes/auth/tokens.js';
 import { docsRoutes } from './routes/docs.js';
 import { pageRoutes } from './routes/pages/index.js';
-import { renderErrorPage } from './pages/error-page.js';
+import { API_PREFIX, browserPageRequest, renderErrorPage } from './pages/error-page.js';
 import { jwksRoutes } from './routes/jwks.js';
 import { opsRoutes } from './routes/ops.js';
 import { userRoutes } from './routes/users.js';
@@ -117,13 +117,13 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     done();
   });
   // A database outage anywhere below a route becomes a 503, whichever repository noticed it.
-  await app.register(errors, { classify: classifyDatabaseError, renderPage: renderErrorPage });
+  await app.register(errors, { classify: classifyDatabaseError, renderPage: renderErrorPage, unroutedIsPage: browserPageRequest });
   await app.register(requestId);
   await app.register(requestLog);
   await app.register(clientAddress, { trustProxy: config.trustProxy });
   await app.register(securityHeaders, { hsts: config.isProduction });
   await app.register(refuseWhileClosing);
-  if (config.isProduction) await app.register(httpsOnly, { apiPrefix: '/api', ...(config.publicUrlSet ? { publicOrigin: config.publicUrl } : {}) });
+  if (config.isProduction) await app.register(httpsOnly, { apiPrefix: API_PREFIX, ...(config.publicUrlSet ? { publicOrigin: config.publicUrl } : {}) });
   const redis = deps.redis ?? (config.redisUrl ? connectRedis(config.redisUrl, (err) => app.log.warn({ err: err.message }, 'redis connection error')) : undefined);
   if (redis && !deps.redis) app.addHook('onClose', () => closeRedis(redis));
   // Start even if Redis is down (degraded, /readyz says so), but give a starting Redis a moment.

@@ -2,6 +2,7 @@
 // escaped, and the request id to quote to an operator; never a stack, SQL, path or library name.
 // htmx requests get a small alert that replaces the flash region instead of the form they came from.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { pageCspFor } from '../plugins/security-headers.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 
@@ -16,6 +17,19 @@ function titleOf(status: number): string {
 
 export function isHtmxRequest(request: FastifyRequest): boolean {
   return request.headers['hx-request'] === 'true';
+}
+
+/** Where the JSON API lives: nothing under it is ever answered with a page. */
+export const API_PREFIX = '/api';
+
+/**
+ * A request outside the API from a browser (it asks for HTML, or is htmx's): a mistyped page address
+ * gets the HTML error page. Other clients (curl, API libraries: `Accept: *\/*`) keep the JSON error.
+ */
+export function browserPageRequest(request: FastifyRequest): boolean {
+  const path = request.url;
+  if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`) || path.startsWith(`${API_PREFIX}?`)) return false;
+  return isHtmxRequest(request) || /\btext\/html\b/i.test(request.headers.accept ?? '');
 }
 
 /** Pages differ by HX-Request (fragment or whole page); appended, so CORS's `Vary: Origin` stays. */
@@ -41,5 +55,5 @@ export function renderErrorPage(status: number, detail: string, request: Fastify
   <p>${requestId}</p>
   <p><a href="/">Go to the start page</a></p>
 </section>`;
-  return layout({ nonce: reply.cspNonce, title: titleOf(status), main, bare: true });
+  return layout({ nonce: pageCspFor(reply), title: titleOf(status), main, bare: true });
 }

@@ -52,6 +52,11 @@ export interface ErrorsOptions {
   readonly classify?: (error: unknown) => unknown;
   /** Renders an HTML error page for routes with `config.page`; JSON otherwise. */
   readonly renderPage?: (status: number, detail: string, request: FastifyRequest, reply: FastifyReply) => string;
+  /**
+   * Whether a request that matched no route is a browser's page request, answered with the HTML
+   * page too (a mistyped address opened in a tab); never for API paths.
+   */
+  readonly unroutedIsPage?: (request: FastifyRequest) => boolean;
 }
 
 const ROUTABLE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -96,7 +101,8 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unk
   // RFC 6750 §3: every 401 names the scheme, so clients know to send a bearer token.
   if (rendered.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
   if (rendered.status >= 500 && !(error instanceof HttpError)) reply.removeHeader('retry-after');
-  if (options.renderPage && request.routeOptions.config?.page && rendered.status !== 422) {
+  const page = request.routeOptions.config?.page || (request.is404 && options.unroutedIsPage?.(request) === true);
+  if (options.renderPage && page && rendered.status !== 422) {
     const detail = typeof rendered.body.detail === 'string' ? rendered.body.detail : 'Error';
     return reply.type('text/html; charset=utf-8').send(options.renderPage(rendered.status, detail, request, reply));
   }

@@ -45,6 +45,18 @@ export function pageCsp(nonce: string, styleUnsafeInline = false): string {
   ].join('; ');
 }
 
+/**
+ * Gives a response that was to carry the API's deny-all CSP the page CSP with a fresh nonce (an
+ * HTML error page for an address no route serves); returns the nonce. A page response keeps its own.
+ */
+export function pageCspFor(reply: FastifyReply): string {
+  if (reply.cspNonce === '') {
+    reply.cspNonce = randomBytes(16).toString('base64');
+    reply.header('content-security-policy', pageCsp(reply.cspNonce));
+  }
+  return reply.cspNonce;
+}
+
 /** The API header set of each app, for responses written outside the hook chain. */
 const baselineByServer = new WeakMap<object, Readonly<Record<string, string>>>();
 

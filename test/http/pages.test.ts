@@ -130,4 +130,23 @@ describe('HTML error pages', () => {
     expect(res.body).toContain('CSRF token missing or invalid');
     expectStrictPage(res);
   });
+
+  it('a mistyped page address opened in a browser is an HTML 404; API paths and non-browser clients keep the JSON one', async () => {
+    const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+    const page = await t.app.inject({ method: 'GET', url: '/acount?tab=<script>', headers: browser });
+    expect(page.statusCode).toBe(404);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('<h1 id="error-heading">Not found</h1>');
+    expect(page.body).not.toContain('<script>');
+    expectStrictPage(page);
+    const hx = await t.app.inject({ method: 'GET', url: '/acount', headers: HX });
+    expect(hx.statusCode).toBe(404);
+    expect(hx.headers['hx-retarget']).toBe('#flash');
+    for (const [url, headers] of [['/acount', { accept: '*/*' }], ['/acount', {}], ['/api/v1/nope', browser], ['/api', browser], ['/api?x=1', browser]] as const) {
+      const res = await t.app.inject({ method: 'GET', url, headers });
+      expect(res.statusCode, url).toBe(404);
+      expect(res.headers['content-type'], url).toBe('application/json; charset=utf-8');
+      expect(res.json(), url).toEqual({ detail: 'Not Found' });
+    }
+  });
 });
