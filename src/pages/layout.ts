@@ -73,6 +73,7 @@ ${viewer ? html`<meta name="csrf-token" content="${viewer.csrfToken}">` : ''}
 ${o.csrfCookie ? html`<meta name="csrf-cookie" content="${o.csrfCookie}">` : ''}
 ${viewer && o.sessionExpiresIn !== undefined ? html`<meta name="session-expires-in" content="${String(o.sessionExpiresIn)}">` : ''}
 ${o.resumeTo ? html`<meta name="session-resume" content="${o.resumeTo}">` : ''}
+<link rel="icon" type="image/svg+xml" href="${assetUrl('icon')}">
 <link rel="stylesheet" href="${assetUrl('stylesheet')}">
 <script nonce="${o.nonce}" src="${assetUrl('htmx')}" defer></script>
 <script nonce="${o.nonce}" src="${assetUrl('script')}" defer></script>

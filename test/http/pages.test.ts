@@ -96,6 +96,17 @@ describe('assets', () => {
     expect(again.statusCode).toBe(304);
   });
 
+  it('every page links its icon, served as SVG, so browsers never ask for a missing /favicon.ico', async () => {
+    const page = await t.app.inject({ method: 'GET', url: '/login' });
+    const href = /<link rel="icon" type="image\/svg\+xml" href="([^"]+)">/.exec(page.body)?.[1];
+    expect(href).toMatch(/^\/assets\/icon\.svg\?v=/);
+    const icon = await t.app.inject({ method: 'GET', url: href! });
+    expect(icon.statusCode).toBe(200);
+    expect(icon.headers['content-type']).toBe('image/svg+xml');
+    expect(icon.body).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>.*<\/svg>$/);
+    expect(icon.body).not.toMatch(/<script|on\w+=/i);
+  });
+
   it('our script sets X-CSRF-Token on htmx requests and refreshes the session; nothing eval-like', async () => {
     const js = (await t.app.inject({ method: 'GET', url: '/assets/app.js' })).body;
     expect(js).toContain("event.detail.headers['X-CSRF-Token']");

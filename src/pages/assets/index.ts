@@ -15,7 +15,12 @@ export const ASSET_PATHS = {
   htmx: '/assets/htmx.min.js',
   script: '/assets/app.js',
   stylesheet: '/assets/app.css',
+  icon: '/assets/icon.svg',
 } as const;
+
+/** A gatehouse's arch in the product's colour: linked from every page, so no browser asks for /favicon.ico. */
+const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#24509a"/>`
+  + `<path d="M8 26V12l8-6 8 6v14h-5v-7a3 3 0 0 0-6 0v7z" fill="#fff"/></svg>`;
 
 /** The URL a page links to: the route's path plus a version query (the router ignores the query). */
 export function assetUrl(name: keyof typeof ASSET_PATHS): string {
@@ -26,6 +31,7 @@ export const PAGE_ASSETS: readonly Asset[] = [
   { url: ASSET_PATHS.htmx, type: JS, source: { file: join(htmxDir, 'htmx.min.js') } },
   { url: ASSET_PATHS.script, type: JS, source: { text: CLIENT_SCRIPT } },
   { url: ASSET_PATHS.stylesheet, type: 'text/css; charset=utf-8', source: { text: STYLESHEET } },
+  { url: ASSET_PATHS.icon, type: 'image/svg+xml', source: { text: ICON } },
 ];
 
 /**
