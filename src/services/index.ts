@@ -5,6 +5,7 @@ import { AccessTokens } from '../crypto/access-tokens.js';
 import { createPasswordHasher, type PasswordHasher } from '../crypto/passwords.js';
 import { deriveKeys, type DerivedKeys } from '../crypto/secrets.js';
 import { asymmetricKeyRing, hmacKeyRing, type KeyRing } from '../crypto/signing-keys.js';
+import { keepLockoutsAcrossRedisRestarts } from '../limits/lockout-recovery.js';
 import { LOCKOUT_EVENTS, Lockout } from '../limits/lockout.js';
 import { RedisRevocationStore } from '../limits/redis-revocations.js';
 import { MemoryRevocationStore, type RevocationStore } from '../limits/revocations.js';
@@ -91,7 +92,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   // The dummy hash (for unknown users) is made on first use; make it now so the first login is not slower.
   void hasher.verifyDummy('').catch(() => undefined);
   const audit = new AuditLog(storage.audit, log, now);
-  const throttle = deps.throttle ?? (await lockoutFor(config, storage, audit, now, deps.redis));
+  const throttle = deps.throttle ?? (await lockoutFor(config, storage, audit, now, log, deps.redis));
   const mfa = new MfaService({
     storage, encryptionKey: derivedKeys.encryption, recoveryKey: derivedKeys.recoveryCode, audit, throttle, now,
     // Called only after `authentication` exists (disable re-checks the password, upgrading old hashes).
@@ -132,12 +133,22 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   };
 }
 
-/** The account lockout; in-process (no Redis), rebuilt from the audit log, so a restart frees no account. */
-async function lockoutFor(config: Config, storage: Storage, audit: AuditLog, now: () => number, redis?: RedisConnections): Promise<Lockout> {
+/**
+ * The account lockout, rebuilt from the audit log whenever its counts were lost — in-process, at
+ * every start; in Redis, whenever Redis comes back empty — so neither a restart frees an account.
+ */
+async function lockoutFor(config: Config, storage: Storage, audit: AuditLog, now: () => number, log: Logger, redis?: RedisConnections): Promise<Lockout> {
   const lockout = new Lockout({
     threshold: config.lockoutThreshold, windowMinutes: config.lockoutWindowMinutes, keyPrefix: config.redisKeyPrefix, redis: redis?.client, audit,
   });
-  if (!redis) await lockout.restore(await storage.audit.ofUsersSince(now() - config.lockoutWindowMinutes * 60_000, LOCKOUT_EVENTS), now());
+  const rebuild = async () => lockout.restore(await storage.audit.ofUsersSince(now() - config.lockoutWindowMinutes * 60_000, LOCKOUT_EVENTS), now());
+  if (!redis) await rebuild();
+  else {
+    await keepLockoutsAcrossRedisRestarts({
+      client: redis.client, keyPrefix: config.redisKeyPrefix, windowMs: config.lockoutWindowMinutes * 60_000, rebuild,
+      onError: (err) => log.warn({ err: String((err as Error)?.message ?? err) }, 'could not rebuild the lockout counts in Redis'),
+    });
+  }
   return lockout;
 }
 

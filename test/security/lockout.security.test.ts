@@ -15,7 +15,8 @@ import { testApp, type TestApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/config.js';
 import { PASSWORD, bearer, form, tokenFor } from '../helpers/auth.js';
 import { enableTotp, stepCode } from '../helpers/mfa.js';
-import { dropPrefix, redisConnection, stateBackends, ttlsUnder, uniquePrefix, until } from '../helpers/redis.js';
+import { dropPrefix, proxiedRedis, redisAvailable, redisConnection, stateBackends, ttlsUnder, uniquePrefix, until } from '../helpers/redis.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const THRESHOLD = 5;
 const LOCKED = { detail: 'Too many failed sign-in attempts; try again later' };
@@ -455,3 +456,51 @@ describe('account lockout across a restart, in-process state', () => {
   });
 });
 
+
+// Redis may restart empty (this machine's keeps nothing on disk): the counts it held are rebuilt
+// from the audit log when the instance reconnects, so a restart of Redis frees no account either.
+describe.skipIf(!redisAvailable)('account lockout across a Redis restart', () => {
+  const prefix = uniquePrefix('lockrs');
+  let t: TestApp;
+  let redisLink: TcpProxy;
+  beforeAll(async () => {
+    const proxied = await proxiedRedis();
+    redisLink = proxied.proxy;
+    t = await testApp({ env: { RATE_LIMIT_AUTH: '100000/minute', LOCKOUT_THRESHOLD: String(THRESHOLD), LOCKOUT_WINDOW_MINUTES: '15', REDIS_URL: proxied.url, REDIS_KEY_PREFIX: prefix } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await redisLink?.close();
+    const redis = redisConnection();
+    await dropPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('a locked account stays locked and counted failures stay counted when Redis comes back empty', async () => {
+    await t.app.gatehouse.users.register({ email: 'held@example.com', username: 'held', password: PASSWORD });
+    await t.app.gatehouse.users.register({ email: 'tally@example.com', username: 'tally', password: PASSWORD });
+    await failFromManyIps(t.app, 'held');
+    expectLocked(await tokenLogin(t.app, 'held', PASSWORD));
+    await failFromManyIps(t.app, 'tally', THRESHOLD - 1);
+
+    // Redis restarts with nothing: its keys are gone and the instance's connection drops.
+    await redisLink.cut('refuse');
+    const redis = redisConnection();
+    try {
+      await dropPrefix(redis, prefix);
+      expect(await redis.keys(`${prefix}*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+    await redisLink.restore();
+
+    const locked = await until(() => tokenLogin(t.app, 'held', PASSWORD), (r) => r.statusCode === 429, 10_000, 'the lock is rebuilt');
+    const retryAfter = expectLocked(locked.value);
+    expect(retryAfter).toBeGreaterThan(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expectLocked(await browserLogin(t.app, 'held', PASSWORD));
+    // Four failures before the restart: the fifth after it still locks.
+    expect((await tokenLogin(t.app, 'tally', 'wrong once more')).statusCode).toBe(401);
+    expectLocked(await tokenLogin(t.app, 'tally', PASSWORD));
+  });
+});
