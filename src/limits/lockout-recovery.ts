@@ -2,9 +2,11 @@
 // handing every locked account back and every attacker a fresh set of guesses. A marker key, written
 // once the counts are known to be whole, tells a (re)connecting instance whether Redis lost them;
 // the one instance that finds it missing (SET NX) rebuilds them from the audit log, the source of
-// truth the in-process lockout restarts from too. The marker lives one lockout window, like the
-// counts: once it lapses, the next reconnection rebuilds what is already there (counts rebuilt from
-// the log are never shorter than the originals), so a lapsed marker costs one query, never a count.
+// truth the in-process lockout restarts from too. Every instance that finds it missing rebuilds (the
+// rebuild is idempotent: the same counts from the same log), and only then sets it: one instance
+// whose database hangs cannot leave the others believing the counts are back. The marker lives one
+// lockout window, like the counts: once it lapses, the next reconnection rebuilds what is already
+// there (counts rebuilt from the log are never shorter than the originals): one query, never a count.
 import type { Redis } from './redis-client.js';
 
 export interface LockoutRecoveryOptions {
@@ -23,16 +25,12 @@ export function keepLockoutsAcrossRedisRestarts(o: LockoutRecoveryOptions): Prom
   const check = (): Promise<void> => {
     running ??= (async () => {
       try {
-        // Missing: a new or emptied Redis. Whoever sets it rebuilds; the others find it set.
-        if ((await o.client.set(marker, '1', 'PX', o.windowMs, 'NX')) !== 'OK') return;
-        try {
-          await o.rebuild();
-        } catch (err) {
-          // Not rebuilt: leave the marker missing, so the next reconnection (or instance) tries again.
-          await o.client.del(marker).catch(() => undefined);
-          throw err;
-        }
+        // Missing: a new or emptied Redis (or a lapsed marker).
+        if ((await o.client.exists(marker)) === 1) return;
+        await o.rebuild();
+        await o.client.set(marker, '1', 'PX', o.windowMs);
       } catch (err) {
+        // Not rebuilt: the marker stays missing, so the next reconnection (or instance) tries again.
         o.onError(err);
       } finally {
         running = undefined;

@@ -74,8 +74,10 @@ export class Lockout implements LoginThrottle {
       succeeded: async () => {
         // A right password that finishes once the threshold is reached is refused like a wrong one.
         await this.refuseIfLocked(accountKey, userId, ctx);
+        // The failures start again; the lockouts of this window still count (CONTRACT: the lock
+        // doubles "with each further lockout inside the window"), or an attacker whose target keeps
+        // signing in between would get a fresh 60 s lock, and THRESHOLD more guesses, every minute.
         await forget(this.failures, accountKey);
-        await forget(this.lockouts, accountKey);
       },
     };
   }
@@ -94,7 +96,8 @@ export class Lockout implements LoginThrottle {
       const state = byUser.get(event.userId!) ?? { failures: 0, firstFailure: 0, lockedUntil: 0, lockouts: 0, firstLockout: 0 };
       byUser.set(event.userId!, state);
       if (event.action === 'login.success') {
-        Object.assign(state, { failures: 0, lockouts: 0, lockedUntil: 0 });
+        // As `succeeded`: the failures start again, the window's lockouts still count.
+        Object.assign(state, { failures: 0, lockedUntil: 0 });
       } else if (event.action === 'lockout') {
         const seconds = Number(event.details?.seconds ?? FIRST_LOCK_SECONDS);
         // The lock replaces the count; failures start again once it ends.

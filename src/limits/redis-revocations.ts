@@ -4,7 +4,9 @@
 // instance's subscription is down it cannot know what others revoked, so it asks the database —
 // the source of truth — instead, and on every (re)subscription it reloads the mirror from Redis and
 // the database, so nothing revoked during an outage (or lost by a Redis restart) is forgotten.
-// What this instance revoked while its own link was down is announced once the link is back.
+// What this instance revoked while its own link was down is announced once the link is back; and
+// every instance reads the database's latest revocations every CATCH_UP_MS, for the one case no
+// broadcast covers: a change written by an instance that lost Redis mid-change and then stopped.
 import {
   AS_ISSUED, MemoryRevocationStore, REVOKED, standingUnder, type Authorisation, type RevocationSource, type RevocationStore, type Standing,
 } from './revocations.js';
@@ -48,6 +50,10 @@ function parseAuthorisation(text: string): Authorisation | undefined {
 }
 
 const MAX_UNANNOUNCED = 100_000;
+/** Broadcasts arrive at once; this bounds how long a revocation nobody could announce goes unheard. */
+const CATCH_UP_MS = 2000;
+/** Each catch-up looks back this far before the last one began: a change is stamped before it commits. */
+const CATCH_UP_OVERLAP_MS = 30_000;
 const RESYNC_RETRY_MS = 1000;
 /**
  * How long a revocation waits for its own broadcast to come back before answering anyway. Redis
@@ -67,6 +73,10 @@ export class RedisRevocationStore implements RevocationStore {
   private retry: NodeJS.Timeout | undefined;
   /** Our own published messages not yet heard back, by message text, oldest first. */
   private readonly echoes = new Map<string, (() => void)[]>();
+  private readonly catchUpTimer: NodeJS.Timeout;
+  private lastCatchUp: number;
+  private catchingUp = false;
+  private catchUpFailing = false;
 
   constructor(private readonly o: RedisRevocationOptions) {
     this.mirror = new MemoryRevocationStore({ ttlMs: o.ttlMs, now: o.now });
@@ -85,6 +95,27 @@ export class RedisRevocationStore implements RevocationStore {
       this.synced = false;
     });
     if (o.subscriber.status === 'ready') void this.resync();
+    this.lastCatchUp = o.now();
+    this.catchUpTimer = setInterval(() => void this.catchUp(), CATCH_UP_MS);
+    this.catchUpTimer.unref();
+  }
+
+  /** Applies the database's revocations of the last moments (those already known change nothing). */
+  async catchUp(): Promise<void> {
+    if (this.catchingUp || this.closed || !this.synced) return;
+    this.catchingUp = true;
+    const startedAt = this.o.now();
+    try {
+      await this.mirror.warm(this.o.source, this.lastCatchUp - CATCH_UP_OVERLAP_MS);
+      this.lastCatchUp = startedAt;
+      this.catchUpFailing = false;
+    } catch (err) {
+      // Once per outage, not every two seconds; the next tick tries again.
+      if (!this.catchUpFailing) this.o.onError?.(err);
+      this.catchUpFailing = true;
+    } finally {
+      this.catchingUp = false;
+    }
   }
 
   /** Resolves once the mirror is trustworthy (tests and start-up wait for it). */
@@ -151,6 +182,7 @@ export class RedisRevocationStore implements RevocationStore {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    clearInterval(this.catchUpTimer);
     await this.mirror.close();
   }
 

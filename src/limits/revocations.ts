@@ -98,9 +98,11 @@ export class MemoryRevocationStore implements RevocationStore {
     return changed !== undefined && version < changed.version ? changed.standing : AS_ISSUED;
   }
 
-  /** Loads revocations from the last access-token lifetime, so a restart forgets nothing that matters. */
-  async warm(source: RevocationSource): Promise<void> {
-    const since = this.options.now() - this.options.ttlMs;
+  /**
+   * Loads revocations made since `since` (by default the last access-token lifetime, so a restart
+   * forgets nothing that matters). Applying one already known changes nothing.
+   */
+  async warm(source: RevocationSource, since = this.options.now() - this.options.ttlMs): Promise<void> {
     this.revokeSessionsNow(await source.revokedSessionsSince(since));
     for (const { userId, ...authz } of await source.authorisationsChangedSince(since)) this.recordAuthorisationNow(userId, authz);
   }

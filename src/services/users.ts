@@ -143,7 +143,15 @@ export class UserService {
     if (!target) throw new HttpError('NOT_FOUND', { detail: 'User not found' });
     const roleChanges = patch.role !== undefined && patch.role !== target.role;
     const activityChanges = patch.isActive !== undefined && patch.isActive !== target.isActive;
-    if (!roleChanges && !activityChanges) return target;
+    if (!roleChanges && !activityChanges) {
+      // Already so — perhaps because an earlier attempt was written but never announced (its
+      // instance lost Redis mid-change, then stopped): saying it again costs nothing, and a retry
+      // that answers 200 then means every instance knows.
+      if (target.authzVersion > 1) {
+        await this.o.revocations.recordAuthorisation(targetId, { version: target.authzVersion, role: target.role, active: target.isActive });
+      }
+      return target;
+    }
     this.o.revocations.assertReachable();
     const losesAdmin = target.role === 'admin' && target.isActive && ((roleChanges && patch.role !== 'admin') || patch.isActive === false);
     const updated = (await this.o.storage.transaction(async (repos) => {

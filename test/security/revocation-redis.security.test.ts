@@ -268,6 +268,32 @@ describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by 
     expectDeadRefresh(await refresh(b.app, target.pair.refresh_token));
   });
 
+  it('a change B wrote but could not announce (its Redis lost mid-change, and never back) reaches A from the database within seconds', async () => {
+    const deputy = await registerAdmin(a.app, `deputy${++userNo}`);
+    const deputyToken = (await tokenFor(a.app, deputy.username)).access_token;
+    const leaver = await signedIn();
+    const adminList = (app: GatehouseApp) => app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(deputyToken) });
+    expect((await adminList(a.app)).statusCode).toBe(200);
+    await bRedis.cut('blackhole');
+    try {
+      // Cut just now: B still believes its link is up, writes both changes, and cannot announce them.
+      const [demote, out] = await Promise.all([
+        b.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${deputy.id}`, headers: bearer(adminToken), payload: { role: 'user' } }),
+        b.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(leaver.pair.access_token) }),
+      ]);
+      expect(demote.statusCode).toBe(503);
+      expect(out.statusCode).toBe(503);
+      expect((await storageA.users.findById(deputy.id))?.role).toBe('user');
+      // A's own link is fine, so it trusts its mirror; the database tells it what B could not.
+      const denied = await until(() => adminList(a.app), (r) => r.statusCode === 403, 6000, 'A hears of the demotion from the database');
+      expect(denied.value.json()).toEqual({ detail: 'Insufficient permissions' });
+      await until(() => me(a.app, leaver.pair.access_token), (r) => r.statusCode === 401, 6000, 'A hears of the logout from the database');
+    } finally {
+      await bRedis.restore();
+    }
+    await until(() => b.app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === 200, 10_000, 'B is back');
+  });
+
   it('every revocation key in Redis expires within one access-token lifetime', async () => {
     const redis = redisConnection();
     try {

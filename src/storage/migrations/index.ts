@@ -4,11 +4,13 @@ import type { Dialect } from '../database.js';
 import { initialMigration } from './001-initial.js';
 import { resetRequestsMigration } from './002-reset-requests.js';
 import { auditTimeMigration } from './003-audit-time.js';
+import { authorisationChangesMigration } from './004-authorisation-changes.js';
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initialMigration(dialect),
     '002-reset-requests': resetRequestsMigration(dialect),
     '003-audit-time': auditTimeMigration(),
+    '004-authorisation-changes': authorisationChangesMigration(),
   };
 }
