@@ -38,6 +38,11 @@ function mirrorSays(app: GatehouseApp, c: { sid: string; userId: number; ver: nu
   return answer.kind === 'revoked' ? 'revoked' : 'live';
 }
 
+/** Waits for /readyz to answer `status`: 503 within the contract's 2 s of a loss, 200 within 10 s of Redis returning. */
+function readiness(app: GatehouseApp, status: 200 | 503, what: string) {
+  return until(() => app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === status, status === 503 ? 2000 : 10_000, what);
+}
+
 async function logout(app: GatehouseApp, pair: TokenPair): Promise<void> {
   const res = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(pair.access_token) });
   expect(res.statusCode, res.body).toBe(204);
@@ -195,7 +200,7 @@ describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by 
     const key = await withKey(target);
     await aRedis.cut('refuse');
     try {
-      await until(() => a.app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === 503, 2000, 'A notices its Redis is gone');
+      await readiness(a.app, 503, 'A notices its Redis is gone');
       // B's link is fine: had A ended these, B's trusted mirror would never hear of it.
       for (const res of [
         await a.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(leaver.pair.access_token) }),
@@ -222,7 +227,7 @@ describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by 
     expect(await auditOf(target.id, 'user.deactivate')).toEqual([]);
     expect((await tokenFor(b.app, leaver.username)).access_token).toBeTruthy();
     // Once A is back the same requests work, whole, and B refuses at once.
-    await until(() => a.app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === 200, 10_000, 'A is back');
+    await readiness(a.app, 200, 'A is back');
     await logout(a.app, leaver.pair);
     expectInvalidToken(await me(b.app, leaver.pair.access_token));
     expect((await deactivate(target.id)).statusCode).toBe(200);
@@ -262,7 +267,7 @@ describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by 
     await until(() => me(b.app, leaver.pair.access_token), (r) => r.statusCode === 401, 10_000, 'B refuses the logged-out token once A is back');
     await until(() => me(b.app, target.pair.access_token), (r) => r.statusCode === 401, 10_000, 'B refuses the deactivated user\'s token once A is back');
     // Reactivation does not bring back what the deactivation ended.
-    await until(() => a.app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === 200, 10_000, 'A is back');
+    await readiness(a.app, 200, 'A is back');
     expect((await a.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${target.id}`, headers: bearer(adminToken), payload: { is_active: true } })).statusCode).toBe(200);
     expect(await keyWorks(b.app, key)).toBe(401);
     expectDeadRefresh(await refresh(b.app, target.pair.refresh_token));
@@ -291,7 +296,7 @@ describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by 
     } finally {
       await bRedis.restore();
     }
-    await until(() => b.app.inject({ method: 'GET', url: '/readyz' }), (r) => r.statusCode === 200, 10_000, 'B is back');
+    await readiness(b.app, 200, 'B is back');
   });
 
   it('every revocation key in Redis expires within one access-token lifetime', async () => {
