@@ -46,7 +46,9 @@ export function renderErrorPage(status: number, detail: string, request: Fastify
   const requestId = html`<span class="request-id">Request ID: <span class="mono">${request.id}</span></span>`;
   varyOnHtmx(reply);
   if (isHtmxRequest(request)) {
-    reply.header('hx-retarget', '#flash').header('hx-reswap', 'innerHTML');
+    // The alert replaces the flash region, and the address bar stays where it was (a refused search
+    // must not push its URL, as if its results were showing).
+    reply.header('hx-retarget', '#flash').header('hx-reswap', 'innerHTML').header('hx-push-url', 'false');
     return html`<div class="alert alert-error" role="alert" tabindex="-1" data-focus><strong>${titleOf(status)}:</strong> ${words}${requestId}</div>`.value;
   }
   const main = html`<section class="card narrow" aria-labelledby="error-heading">

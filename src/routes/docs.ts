@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
+import { assetUrl } from '../pages/assets/index.js';
 import { escapeHtml } from '../pages/html.js';
 import { registerAssets } from './static-assets.js';
 
@@ -28,6 +29,7 @@ function docsPage(nonce: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Gatehouse API</title>
+<link rel="icon" type="image/svg+xml" href="${escapeHtml(assetUrl('icon'))}">
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
 </head>
 <body>

@@ -49,6 +49,8 @@ export interface PageWatch {
   readonly violations: string[];
   readonly pageErrors: string[];
   readonly cspConsole: string[];
+  /** Console errors other than Chromium's own note of a 4xx answer (how forms report their errors). */
+  readonly consoleErrors: string[];
   readonly dialogs: string[];
   /** Asserts the page (every page it visited so far) stayed inside its CSP and raised nothing. */
   expectClean(): Promise<void>;
@@ -70,11 +72,14 @@ export async function newContext(browser: Browser, options: BrowserContextOption
 /** Opens a page in `context` that records everything `PageWatch` checks. */
 export async function watchedPage(context: BrowserContext): Promise<{ page: Page; watch: PageWatch }> {
   const page = await context.newPage();
-  const w = { violations: [] as string[], pageErrors: [] as string[], cspConsole: [] as string[], dialogs: [] as string[] };
+  const w = { violations: [] as string[], pageErrors: [] as string[], cspConsole: [] as string[], consoleErrors: [] as string[], dialogs: [] as string[] };
   await page.exposeFunction('__reportCspViolation', (text: string) => w.violations.push(text));
   page.on('pageerror', (err) => w.pageErrors.push(err.message));
   page.on('console', (msg) => {
     if (/Content[- ]Security[- ]Policy|Refused to (execute|load|apply|evaluate|connect|frame)/i.test(msg.text())) w.cspConsole.push(msg.text());
+    // A form answered 4xx is how pages show errors: Chromium notes each such response itself
+    // ("Failed to load resource"); anything else logged as an error is a fault of the page.
+    else if (msg.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text())) w.consoleErrors.push(msg.text());
   });
   page.on('dialog', (dialog) => {
     w.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
@@ -85,8 +90,8 @@ export async function watchedPage(context: BrowserContext): Promise<{ page: Page
     watch: {
       ...w,
       async expectClean() {
-        expect({ violations: w.violations, pageErrors: w.pageErrors, cspConsole: w.cspConsole, dialogs: w.dialogs })
-          .toEqual({ violations: [], pageErrors: [], cspConsole: [], dialogs: [] });
+        expect({ violations: w.violations, pageErrors: w.pageErrors, cspConsole: w.cspConsole, consoleErrors: w.consoleErrors, dialogs: w.dialogs })
+          .toEqual({ violations: [], pageErrors: [], cspConsole: [], consoleErrors: [], dialogs: [] });
       },
     },
   };

@@ -38,7 +38,8 @@ export const PAGE_ASSETS: readonly Asset[] = [
  * htmx options that keep it inside the page CSP and away from stored personal data (read by htmx
  * from <meta name="htmx-config">): no eval (hx-on, js: values, trigger filters), no script tags in
  * swapped content, no injected indicator <style>, no page snapshots in localStorage, requests to
- * this origin only; and error responses are swapped too, since forms answer 4xx with their errors.
+ * this origin only; and 4xx answers are swapped like any other, since that is how forms show their
+ * errors — not flagged as errors, which only made htmx log each one to the console. 5xx still are.
  */
 export const HTMX_CONFIG = {
   allowEval: false,
@@ -52,6 +53,7 @@ export const HTMX_CONFIG = {
   responseHandling: [
     { code: '204', swap: false },
     { code: '[23]..', swap: true },
-    { code: '[45]..', swap: true, error: true },
+    { code: '4..', swap: true, error: false },
+    { code: '5..', swap: true, error: true },
   ],
 } as const;
