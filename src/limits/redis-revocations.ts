@@ -76,7 +76,8 @@ export class RedisRevocationStore implements RevocationStore {
   private readonly catchUpTimer: NodeJS.Timeout;
   private lastCatchUp: number;
   private catchingUp = false;
-  private catchUpFailing = false;
+  /** A sync failure was reported and none has succeeded since: one warning per outage, not one a second. */
+  private failing = false;
 
   constructor(private readonly o: RedisRevocationOptions) {
     this.mirror = new MemoryRevocationStore({ ttlMs: o.ttlMs, now: o.now });
@@ -108,11 +109,10 @@ export class RedisRevocationStore implements RevocationStore {
     try {
       await this.mirror.warm(this.o.source, this.lastCatchUp - CATCH_UP_OVERLAP_MS);
       this.lastCatchUp = startedAt;
-      this.catchUpFailing = false;
+      this.failing = false;
     } catch (err) {
-      // Once per outage, not every two seconds; the next tick tries again.
-      if (!this.catchUpFailing) this.o.onError?.(err);
-      this.catchUpFailing = true;
+      // The next tick tries again.
+      this.syncFailed(err);
     } finally {
       this.catchingUp = false;
     }
@@ -223,9 +223,10 @@ export class RedisRevocationStore implements RevocationStore {
       await this.loadFromRedis();
       await this.mirror.warm(this.o.source);
       this.synced = this.o.subscriber.status === 'ready';
+      this.failing = false;
     } catch (err) {
       this.synced = false;
-      this.o.onError?.(err);
+      this.syncFailed(err);
       // Until the mirror is trusted every check asks the database; keep trying, since the database
       // (or the command connection) can come back without a Redis event to prompt a reload.
       if (!this.closed && !this.retry) {
@@ -236,6 +237,11 @@ export class RedisRevocationStore implements RevocationStore {
         this.retry.unref();
       }
     }
+  }
+
+  private syncFailed(err: unknown): void {
+    if (!this.failing) this.o.onError?.(err);
+    this.failing = true;
   }
 
   private async loadFromRedis(): Promise<void> {

@@ -25,13 +25,21 @@ export class AuditLog {
 
   /** Stores the event; a database failure propagates (the request fails with 503, never silently). */
   async record(action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<void> {
+    (await this.stage(this.repo, action, ctx, entry))();
+  }
+
+  /**
+   * Stores the event through `repo` — a transaction's, so the event commits with the change it
+   * describes, or neither does — and returns the writer of its log line, for once that commits.
+   */
+  async stage(repo: AuditRepository, action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<() => void> {
     const time = this.now();
-    const event = await this.repo.insert({
+    const event = await repo.insert({
       time, action, userId: entry.userId, ip: ctx.ip, userAgent: ctx.userAgent,
       requestId: ctx.requestId, outcome: entry.outcome, details: entry.details ?? null,
     });
     // The same fields as the stored event (the contract's list), then its details; details never override them.
-    this.log.info({
+    return () => this.log.info({
       audit: {
         ...entry.details, id: event.id, time: new Date(time).toISOString(), action, user_id: entry.userId, ip: ctx.ip,
         user_agent: ctx.userAgent, request_id: ctx.requestId, outcome: entry.outcome,

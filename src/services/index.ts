@@ -175,7 +175,7 @@ function redisRevocations(redis: RedisConnections, keyPrefix: string, storage: S
         return user && { version: user.authzVersion, role: user.role, active: user.isActive };
       },
     },
-    onError: (err) => log.warn({ err: String((err as Error)?.message ?? err) }, 'revocation sync with Redis failed'),
+    onError: (err) => log.warn({ err: String((err as Error)?.message ?? err) }, 'revocation sync failed (Redis or the database); retrying'),
   });
 }
 

@@ -237,16 +237,19 @@ export class PasswordResetService {
     // So is the reach of the revocations: during an outage the link stays usable, and nothing changes.
     this.o.sessions.assertRevocationsReachable();
     const passwordHash = await this.o.hasher.hash(newPassword);
-    const used = await this.o.storage.transaction(async (repos) => {
+    // One transaction: the token spent, the new password, every session ended and the audit event
+    // commit together, or none does — a crash in between must not leave a thief's session alive.
+    const done = await this.o.storage.transaction(async (repos) => {
       // Compare-and-set: of two racing confirms with one token, one wins.
-      if (!(await repos.passwordResets.consume(tokenHash, this.o.now()))) return false;
+      if (!(await repos.passwordResets.consume(tokenHash, this.o.now()))) return undefined;
       await repos.users.update(user.id, { passwordHash }, now);
       await repos.passwordResets.invalidateForUser(user.id, now);
-      return true;
+      const announce = await this.o.sessions.endAllSessions(user.id, 'password_reset', undefined, repos);
+      const logged = await this.o.audit.stage(repos.audit, 'password.reset', ctx, { userId: user.id, outcome: 'success' });
+      return { announce, logged };
     });
-    if (!used) throw invalidToken();
-    const announce = await this.o.sessions.endAllSessions(user.id, 'password_reset');
-    await this.o.audit.record('password.reset', ctx, { userId: user.id, outcome: 'success' });
-    await announce();
+    if (!done) throw invalidToken();
+    done.logged();
+    await done.announce();
   }
 }

@@ -8,7 +8,7 @@ import { arrivalsSoFar } from '../arrival-order.js';
 import { keyedHash, randomToken } from '../crypto/secrets.js';
 import { HttpError } from '../errors/http-error.js';
 import type { RevocationStore } from '../limits/revocations.js';
-import type { Session, SessionKind, Storage, User } from '../storage/index.js';
+import type { Repositories, Session, SessionKind, Storage, User } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
 import type { RequestContext } from './context.js';
 import { currentScopes, EVERY_SCOPE_OF_ROLE, narrowScopes, scopesForRole, type ScopeGrant } from './scopes.js';
@@ -240,11 +240,12 @@ export class SessionService {
   }
 
   /**
-   * Ends every session of a user but `keep` (password change keeps the caller's) in the database;
-   * the caller announces them once the rest of its change (its audit events) is written too.
+   * Ends every session of a user but `keep` (password change keeps the caller's) in the database —
+   * through `repos` when it is part of a larger change's transaction; the caller announces them once
+   * the rest of its change (its audit events) is written too.
    */
-  async endAllSessions(userId: number, reason: string, keep?: string): Promise<Announcement> {
-    const ended = await this.o.storage.sessions.revokeAllForUser(userId, reason, this.o.now(), keep);
+  async endAllSessions(userId: number, reason: string, keep?: string, repos: Pick<Repositories, 'sessions'> = this.o.storage): Promise<Announcement> {
+    const ended = await repos.sessions.revokeAllForUser(userId, reason, this.o.now(), keep);
     return () => this.o.revocations.revokeSessions(ended);
   }
 

@@ -122,15 +122,20 @@ export class UserService {
     this.checkPassword(next, user, 'new_password');
     const passwordHash = await this.o.hasher.hash(next);
     const now = this.o.now();
-    // Compare-and-set on the hash just proven: of two changes racing from one current password,
-    // one wins; the other's current_password is no longer the password, and it is told so.
-    if (!(await this.o.storage.users.update(userId, { passwordHash }, now, { passwordHash: proven.passwordHash }))) {
-      throw new HttpError('WRONG_PASSWORD');
-    }
-    await this.o.storage.passwordResets.invalidateForUser(userId, now);
-    const announce = await this.o.sessions.endAllSessions(userId, 'password_change', sessionId);
-    await this.o.audit.record('password.change', ctx, { userId, outcome: 'success' });
-    await announce();
+    // One transaction: the new password, the other sessions ended and the audit event commit
+    // together, or none does — a crash in between must not leave a thief's session alive.
+    const done = await this.o.storage.transaction(async (repos) => {
+      // Compare-and-set on the hash just proven: of two changes racing from one current password,
+      // one wins; the other's current_password is no longer the password, and it is told so.
+      if (!(await repos.users.update(userId, { passwordHash }, now, { passwordHash: proven.passwordHash }))) return undefined;
+      await repos.passwordResets.invalidateForUser(userId, now);
+      const announce = await this.o.sessions.endAllSessions(userId, 'password_change', sessionId, repos);
+      const logged = await this.o.audit.stage(repos.audit, 'password.change', ctx, { userId, outcome: 'success' });
+      return { announce, logged };
+    });
+    if (!done) throw new HttpError('WRONG_PASSWORD');
+    done.logged();
+    await done.announce();
   }
 
   async list(query: { q?: string; limit: number; offset: number }): Promise<{ users: User[]; total: number }> {
@@ -143,47 +148,53 @@ export class UserService {
     if (!target) throw new HttpError('NOT_FOUND', { detail: 'User not found' });
     const roleChanges = patch.role !== undefined && patch.role !== target.role;
     const activityChanges = patch.isActive !== undefined && patch.isActive !== target.isActive;
-    if (!roleChanges && !activityChanges) {
-      // Already so — perhaps because an earlier attempt was written but never announced (its
-      // instance lost Redis mid-change, then stopped): saying it again costs nothing, and a retry
-      // that answers 200 then means every instance knows.
-      if (target.authzVersion > 1) {
-        await this.o.revocations.recordAuthorisation(targetId, { version: target.authzVersion, role: target.role, active: target.isActive });
-      }
-      return target;
-    }
+    const deactivates = activityChanges && patch.isActive === false;
+    // Already so: perhaps an earlier attempt was written but never announced (its instance lost
+    // Redis mid-change, then stopped). Saying it again costs nothing, and a retry answered 200 then
+    // means every instance knows.
+    if (!roleChanges && !activityChanges && target.authzVersion <= 1) return target;
     this.o.revocations.assertReachable();
     const losesAdmin = target.role === 'admin' && target.isActive && ((roleChanges && patch.role !== 'admin') || patch.isActive === false);
-    const updated = (await this.o.storage.transaction(async (repos) => {
+    // One transaction: the switch, the sessions and keys a deactivation ends, and the audit events
+    // commit together or not at all — never an inactive account whose sessions live on.
+    const done = await this.o.storage.transaction(async (repos) => {
       if (losesAdmin) {
         // Counted under the admins' row locks: two admins demoting each other at once leave one.
         await repos.users.lockActiveAdmins();
         if ((await repos.users.countActiveAdmins()) <= 1) throw new HttpError('LAST_ADMIN');
       }
-      return repos.users.update(targetId, {
-        ...(roleChanges ? { role: patch.role } : {}),
-        ...(activityChanges ? { isActive: patch.isActive } : {}),
-      }, this.o.now());
-    }))!;
-    const audit = { userId: targetId, outcome: 'success' as const };
-    if (roleChanges) {
-      await this.o.audit.record('user.role_change', ctx, { ...audit, details: { from: target.role, to: updated.role, by: ctx.actorId } });
-    }
-    let announceSessions: Announcement | undefined;
-    if (activityChanges && !updated.isActive) {
-      announceSessions = await this.o.sessions.endAllSessions(targetId, 'deactivated');
-      // Like its sessions, the account's keys end for good: reactivating it must not bring back a
-      // key that may be why it was switched off. The owner makes new ones.
-      const revoked = await this.o.storage.apiKeys.revokeAllForUser(targetId, this.o.now());
-      if (revoked > 0) await this.o.audit.record('apikey.revoke', ctx, { ...audit, details: { count: revoked, reason: 'deactivated', by: ctx.actorId } });
-      await this.o.audit.record('user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } });
-    }
-    // Everything durable is written; now every instance hears of it. Tokens issued before this
+      const now = this.o.now();
+      const updated = roleChanges || activityChanges
+        ? (await repos.users.update(targetId, {
+          ...(roleChanges ? { role: patch.role } : {}),
+          ...(activityChanges ? { isActive: patch.isActive } : {}),
+        }, now))!
+        : target;
+      const audit = { userId: targetId, outcome: 'success' as const };
+      const logged: (() => void)[] = [];
+      if (roleChanges) {
+        logged.push(await this.o.audit.stage(repos.audit, 'user.role_change', ctx, { ...audit, details: { from: target.role, to: updated.role, by: ctx.actorId } }));
+      }
+      let announceSessions: Announcement | undefined;
+      if (!updated.isActive) {
+        // Ended for good, and again on a repeated deactivation (nothing is left to end after a whole
+        // one): reactivating the account must not bring back a session or a key that may be why it
+        // was switched off. The owner makes new ones.
+        announceSessions = await this.o.sessions.endAllSessions(targetId, 'deactivated', undefined, repos);
+        const revoked = await repos.apiKeys.revokeAllForUser(targetId, now);
+        if (revoked > 0) logged.push(await this.o.audit.stage(repos.audit, 'apikey.revoke', ctx, { ...audit, details: { count: revoked, reason: 'deactivated', by: ctx.actorId } }));
+        if (deactivates) logged.push(await this.o.audit.stage(repos.audit, 'user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } }));
+      }
+      return { updated, logged, announceSessions };
+    });
+    for (const log of done.logged) log();
+    const { updated } = done;
+    // Everything durable is committed; now every instance hears of it. Tokens issued before this
     // change carry an older version and follow the user's authorisation as it is now. Both are
     // attempted even if one fails: each one that fails is announced when Redis is back.
     const announced = await Promise.allSettled([
       this.o.revocations.recordAuthorisation(targetId, { version: updated.authzVersion, role: updated.role, active: updated.isActive }),
-      announceSessions?.(),
+      done.announceSessions?.(),
     ]);
     for (const outcome of announced) if (outcome.status === 'rejected') throw outcome.reason;
     return updated;
