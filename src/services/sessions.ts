@@ -9,7 +9,7 @@ import { keyedHash, randomToken } from '../crypto/secrets.js';
 import { HttpError } from '../errors/http-error.js';
 import type { RevocationStore } from '../limits/revocations.js';
 import type { Repositories, Session, SessionKind, Storage, User } from '../storage/index.js';
-import type { AuditLog } from './audit.js';
+import type { AuditAction, AuditEntry, AuditLog } from './audit.js';
 import type { RequestContext } from './context.js';
 import { currentScopes, EVERY_SCOPE_OF_ROLE, narrowScopes, scopesForRole, type ScopeGrant } from './scopes.js';
 
@@ -128,9 +128,8 @@ export class SessionService {
     checkSession?.(session);
     if (stored.rotatedAt !== null) {
       if (this.arrivedBeforeRotation(tokenHash, stored.rotatedAt, ctx)) throw invalidRefresh();
-      const announce = await this.endSessions([session.id], 'refresh_reuse');
-      await this.o.audit.record('token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
-      await announce();
+      await this.endAudited((repos) => this.endSessions([session.id], 'refresh_reuse', repos),
+        'token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
       throw invalidRefresh();
     }
     if (stored.expiresAt <= now) throw invalidRefresh();
@@ -193,9 +192,7 @@ export class SessionService {
   /** Ends the caller's own session (logout). */
   async logout(userId: number, sessionId: string, ctx: RequestContext): Promise<void> {
     this.o.revocations.assertReachable();
-    const announce = await this.endSessions([sessionId], 'logout');
-    await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'session' } });
-    await announce();
+    await this.endAudited((repos) => this.endSessions([sessionId], 'logout', repos), 'logout', ctx, { userId, outcome: 'success', details: { scope: 'session' } });
   }
 
   /**
@@ -211,9 +208,7 @@ export class SessionService {
   /** Ends every session of the user (logout-all). */
   async logoutAll(userId: number, ctx: RequestContext): Promise<void> {
     this.o.revocations.assertReachable();
-    const announce = await this.endAllSessions(userId, 'logout_all');
-    await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'all' } });
-    await announce();
+    await this.endAudited((repos) => this.endAllSessions(userId, 'logout_all', undefined, repos), 'logout', ctx, { userId, outcome: 'success', details: { scope: 'all' } });
   }
 
   /** The live session a refresh token belongs to (for logging out with only the refresh cookie). */
@@ -234,9 +229,8 @@ export class SessionService {
     if (!session || session.userId !== userId || session.revokedAt !== null || session.expiresAt <= this.o.now()) {
       throw new HttpError('NOT_FOUND', { detail: 'Session not found' });
     }
-    const announce = await this.endSessions([sessionId], 'deleted');
-    await this.o.audit.record('logout', ctx, { userId, outcome: 'success', details: { scope: 'session', session_id: sessionId } });
-    await announce();
+    await this.endAudited((repos) => this.endSessions([sessionId], 'deleted', repos),
+      'logout', ctx, { userId, outcome: 'success', details: { scope: 'session', session_id: sessionId } });
   }
 
   /**
@@ -249,10 +243,20 @@ export class SessionService {
     return () => this.o.revocations.revokeSessions(ended);
   }
 
-  private async endSessions(sessionIds: readonly string[], reason: string): Promise<Announcement> {
+  private async endSessions(sessionIds: readonly string[], reason: string, repos: Pick<Repositories, 'sessions'> = this.o.storage): Promise<Announcement> {
     const now = this.o.now();
-    for (const id of sessionIds) await this.o.storage.sessions.revoke(id, reason, now);
+    for (const id of sessionIds) await repos.sessions.revoke(id, reason, now);
     return () => this.o.revocations.revokeSessions(sessionIds);
+  }
+
+  /**
+   * Ends sessions and records the event in one transaction (an ended session is always audited,
+   * an audited one always ended), then writes the event's log line and announces the revocation.
+   */
+  private async endAudited(end: (repos: Repositories) => Promise<Announcement>, action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<void> {
+    const done = await this.o.storage.transaction(async (repos) => ({ announce: await end(repos), logged: await this.o.audit.stage(repos.audit, action, ctx, entry) }));
+    done.logged();
+    await done.announce();
   }
 
   /** A refresh token lives REFRESH_TOKEN_EXPIRE_DAYS, never past its session's end. */

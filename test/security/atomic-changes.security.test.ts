@@ -1,6 +1,6 @@
 // Changes that end sessions commit whole or not at all. A deactivation (the account switched off,
-// its sessions and API keys ended, the events audited) and a password change (the new hash, the
-// other sessions ended, the event audited) are one transaction each: a database fault after the
+// its sessions and API keys ended, the events audited), a password change (the new hash, the
+// other sessions ended, the event audited) and a logout are one transaction each: a database fault after the
 // first write — here the audit insert refused by a trigger, as a failing database would — leaves
 // the account exactly as it was, never switched off with its sessions alive. A deactivation that an
 // older version left half done is completed by repeating it.
@@ -89,6 +89,28 @@ for (const target of databaseTargets) {
       expect(await keyStatus(u.key)).toBe(401);
       expectDeadRefresh(await refresh(t.app, u.second.refresh_token));
       expectInvalidToken(await me(t.app, u.first.access_token));
+    });
+
+    it('a logout or logout-all whose audit event cannot be written ends nothing: never a session ended unaudited', async () => {
+      const u = await account();
+      const restore = await refuseAudit('logout');
+      try {
+        for (const path of ['/api/v1/auth/logout', '/api/v1/auth/logout-all']) {
+          const res = await t.app.inject({ method: 'POST', url: path, headers: bearer(u.first.access_token) });
+          expect(res.statusCode, path).toBeGreaterThanOrEqual(500);
+        }
+      } finally {
+        await restore();
+      }
+      await expectAlive(u.first);
+      await expectAlive(u.second);
+      // Not ended in the database either (where every other instance and a restart would look).
+      const sessions = await t.app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: bearer(u.second.access_token) });
+      expect(sessions.json<unknown[]>()).toHaveLength(2);
+      const out = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(u.first.access_token) });
+      expect(out.statusCode).toBe(204);
+      expectInvalidToken(await me(t.app, u.first.access_token));
+      await expectAlive(u.second);
     });
 
     it('a password change that fails part-way changes nothing: the old password and the other session still work', async () => {
