@@ -149,9 +149,10 @@ export class UserService {
     const roleChanges = patch.role !== undefined && patch.role !== target.role;
     const activityChanges = patch.isActive !== undefined && patch.isActive !== target.isActive;
     const deactivates = activityChanges && patch.isActive === false;
-    // Already so: perhaps an earlier attempt was written but never announced (its instance lost
-    // Redis mid-change, then stopped). Saying it again costs nothing, and a retry answered 200 then
-    // means every instance knows.
+    // Nothing asked changes anything. An account whose authorisation never changed has nothing to
+    // say again; any other goes through below unchanged, its state announced once more — perhaps an
+    // earlier attempt was written but never announced (its instance lost Redis mid-change, then
+    // stopped), and a retry answered 200 then means every instance knows.
     if (!roleChanges && !activityChanges && target.authzVersion <= 1) return target;
     this.o.revocations.assertReachable();
     const losesAdmin = target.role === 'admin' && target.isActive && ((roleChanges && patch.role !== 'admin') || patch.isActive === false);
