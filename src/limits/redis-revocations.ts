@@ -41,12 +41,15 @@ function authorisationText(authz: Authorisation): string {
   return `${authz.version} ${authz.role} ${authz.active ? 1 : 0}`;
 }
 
-/** Parses authorisationText; a value it cannot read (another version's) leaves the user's older tokens refused. */
-function parseAuthorisation(text: string): Authorisation | undefined {
-  const [version, role, active] = text.split(' ');
+/**
+ * Parses authorisationText. What it cannot read fails closed: a bare version (an older release's
+ * value) refuses the tokens older than it, an unreadable version every token of the user.
+ */
+function parseAuthorisation(text: string): Authorisation {
+  const [version, role = '', active] = text.split(' ');
   const v = Number(version);
-  if (!Number.isSafeInteger(v) || v < 1) return undefined;
-  return { version: v, role: role ?? '', active: active === '1' && role !== undefined && role !== '' };
+  if (!Number.isSafeInteger(v) || v < 1) return { version: Number.MAX_SAFE_INTEGER, role: '', active: false };
+  return { version: v, role, active: active === '1' && role !== '' };
 }
 
 const MAX_UNANNOUNCED = 100_000;
@@ -213,7 +216,7 @@ export class RedisRevocationStore implements RevocationStore {
     this.echoes.get(message)?.[0]?.();
     const [kind, a] = message.split(' ');
     if (kind === 's' && a) this.mirror.revokeSessionsNow([a]);
-    if (kind === 'v' && a) this.recordFromText(Number(a), message.slice(`v ${a} `.length));
+    if (kind === 'v' && a) this.mirror.recordAuthorisationNow(Number(a), parseAuthorisation(message.slice(`v ${a} `.length)));
   }
 
   private async resync(): Promise<void> {
@@ -254,14 +257,9 @@ export class RedisRevocationStore implements RevocationStore {
       keys.forEach((key, i) => {
         const rest = key.slice(this.o.keyPrefix.length + 'rev:'.length);
         if (rest.startsWith('s:')) this.mirror.revokeSessionsNow([rest.slice(2)]);
-        else if (rest.startsWith('v:') && values[i]) this.recordFromText(Number(rest.slice(2)), values[i]!);
+        else if (rest.startsWith('v:') && values[i]) this.mirror.recordAuthorisationNow(Number(rest.slice(2)), parseAuthorisation(values[i]!));
       });
     } while (cursor !== '0');
   }
 
-  private recordFromText(userId: number, text: string): void {
-    const authz = parseAuthorisation(text);
-    // Unreadable: at least its version is known, and tokens older than it stay refused.
-    this.mirror.recordAuthorisationNow(userId, authz ?? { version: Number.parseInt(text, 10) || Number.MAX_SAFE_INTEGER, role: '', active: false });
-  }
 }

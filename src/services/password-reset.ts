@@ -244,7 +244,7 @@ export class PasswordResetService {
       if (!(await repos.passwordResets.consume(tokenHash, this.o.now()))) return undefined;
       await repos.users.update(user.id, { passwordHash }, now);
       await repos.passwordResets.invalidateForUser(user.id, now);
-      const announce = await this.o.sessions.endAllSessions(user.id, 'password_reset', undefined, repos);
+      const announce = await this.o.sessions.endAllSessions(repos, user.id, 'password_reset');
       const logged = await this.o.audit.stage(repos.audit, 'password.reset', ctx, { userId: user.id, outcome: 'success' });
       return { announce, logged };
     });

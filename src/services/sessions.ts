@@ -103,7 +103,7 @@ export class SessionService {
     // and ended it: no order of the two leaves a session of the old password alive.)
     const current = await this.o.storage.users.findById(user.id);
     if (!current || current.passwordHash !== user.passwordHash || !current.isActive) {
-      await (await this.endSessions([session.id], 'credentials_changed'))();
+      await (await this.endSessions(this.o.storage, [session.id], 'credentials_changed'))();
       throw new HttpError(current?.isActive === false ? 'INACTIVE_USER' : 'INVALID_CREDENTIALS');
     }
     // Role and authorisation version as they are now: a token minted from the login's copy would
@@ -128,7 +128,7 @@ export class SessionService {
     checkSession?.(session);
     if (stored.rotatedAt !== null) {
       if (this.arrivedBeforeRotation(tokenHash, stored.rotatedAt, ctx)) throw invalidRefresh();
-      await this.endAudited((repos) => this.endSessions([session.id], 'refresh_reuse', repos),
+      await this.endAudited((repos) => this.endSessions(repos, [session.id], 'refresh_reuse'),
         'token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
       throw invalidRefresh();
     }
@@ -192,7 +192,7 @@ export class SessionService {
   /** Ends the caller's own session (logout). */
   async logout(userId: number, sessionId: string, ctx: RequestContext): Promise<void> {
     this.o.revocations.assertReachable();
-    await this.endAudited((repos) => this.endSessions([sessionId], 'logout', repos), 'logout', ctx, { userId, outcome: 'success', details: { scope: 'session' } });
+    await this.endAudited((repos) => this.endSessions(repos, [sessionId], 'logout'), 'logout', ctx, { userId, outcome: 'success', details: { scope: 'session' } });
   }
 
   /**
@@ -208,7 +208,7 @@ export class SessionService {
   /** Ends every session of the user (logout-all). */
   async logoutAll(userId: number, ctx: RequestContext): Promise<void> {
     this.o.revocations.assertReachable();
-    await this.endAudited((repos) => this.endAllSessions(userId, 'logout_all', undefined, repos), 'logout', ctx, { userId, outcome: 'success', details: { scope: 'all' } });
+    await this.endAudited((repos) => this.endAllSessions(repos, userId, 'logout_all'), 'logout', ctx, { userId, outcome: 'success', details: { scope: 'all' } });
   }
 
   /** The live session a refresh token belongs to (for logging out with only the refresh cookie). */
@@ -229,21 +229,21 @@ export class SessionService {
     if (!session || session.userId !== userId || session.revokedAt !== null || session.expiresAt <= this.o.now()) {
       throw new HttpError('NOT_FOUND', { detail: 'Session not found' });
     }
-    await this.endAudited((repos) => this.endSessions([sessionId], 'deleted', repos),
+    await this.endAudited((repos) => this.endSessions(repos, [sessionId], 'deleted'),
       'logout', ctx, { userId, outcome: 'success', details: { scope: 'session', session_id: sessionId } });
   }
 
   /**
-   * Ends every session of a user but `keep` (password change keeps the caller's) in the database —
-   * through `repos` when it is part of a larger change's transaction; the caller announces them once
-   * the rest of its change (its audit events) is written too.
+   * Ends every session of a user but `keep` (password change keeps the caller's) in the database,
+   * through the `repos` of the change's transaction; the caller announces them once the rest of its
+   * change (its audit events) has committed too.
    */
-  async endAllSessions(userId: number, reason: string, keep?: string, repos: Pick<Repositories, 'sessions'> = this.o.storage): Promise<Announcement> {
+  async endAllSessions(repos: Pick<Repositories, 'sessions'>, userId: number, reason: string, keep?: string): Promise<Announcement> {
     const ended = await repos.sessions.revokeAllForUser(userId, reason, this.o.now(), keep);
     return () => this.o.revocations.revokeSessions(ended);
   }
 
-  private async endSessions(sessionIds: readonly string[], reason: string, repos: Pick<Repositories, 'sessions'> = this.o.storage): Promise<Announcement> {
+  private async endSessions(repos: Pick<Repositories, 'sessions'>, sessionIds: readonly string[], reason: string): Promise<Announcement> {
     const now = this.o.now();
     for (const id of sessionIds) await repos.sessions.revoke(id, reason, now);
     return () => this.o.revocations.revokeSessions(sessionIds);

@@ -129,7 +129,7 @@ export class UserService {
       // one wins; the other's current_password is no longer the password, and it is told so.
       if (!(await repos.users.update(userId, { passwordHash }, now, { passwordHash: proven.passwordHash }))) return undefined;
       await repos.passwordResets.invalidateForUser(userId, now);
-      const announce = await this.o.sessions.endAllSessions(userId, 'password_change', sessionId, repos);
+      const announce = await this.o.sessions.endAllSessions(repos, userId, 'password_change', sessionId);
       const logged = await this.o.audit.stage(repos.audit, 'password.change', ctx, { userId, outcome: 'success' });
       return { announce, logged };
     });
@@ -181,7 +181,7 @@ export class UserService {
         // Ended for good, and again on a repeated deactivation (nothing is left to end after a whole
         // one): reactivating the account must not bring back a session or a key that may be why it
         // was switched off. The owner makes new ones.
-        announceSessions = await this.o.sessions.endAllSessions(targetId, 'deactivated', undefined, repos);
+        announceSessions = await this.o.sessions.endAllSessions(repos, targetId, 'deactivated');
         const revoked = await repos.apiKeys.revokeAllForUser(targetId, now);
         if (revoked > 0) logged.push(await this.o.audit.stage(repos.audit, 'apikey.revoke', ctx, { ...audit, details: { count: revoked, reason: 'deactivated', by: ctx.actorId } }));
         if (deactivates) logged.push(await this.o.audit.stage(repos.audit, 'user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } }));

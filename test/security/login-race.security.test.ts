@@ -100,7 +100,7 @@ for (const target of databaseTargets) {
         // The reset's effect on the account, as confirm applies it (the mail round trip is tested elsewhere).
         const passwordHash = await hasher.hash(NEW_PASSWORD);
         await t.app.gatehouse.storage.users.update(user.id, { passwordHash }, Date.now());
-        await t.app.gatehouse.sessions.endAllSessions(user.id, 'password_reset');
+        await (await t.app.gatehouse.sessions.endAllSessions(t.app.gatehouse.storage, user.id, 'password_reset'))();
       });
       await expectNoLiveSessionFromTheRace(username, NEW_PASSWORD, raced, 401);
     });

@@ -319,10 +319,21 @@ describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by 
     const promoted = await signedIn();
     await logout(a.app, revoked.pair);
     await a.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${promoted.id}`, headers: bearer(adminToken), payload: { role: 'admin' } });
+    // A value an older release wrote (a bare version, no role): read as "refuse tokens older than it".
+    const legacy = await signedIn();
+    const redis = redisConnection();
+    try {
+      await redis.set(`${prefix}rev:v:${legacy.id}`, '5', 'PX', 60_000);
+    } finally {
+      redis.disconnect();
+    }
     const storageC: TestStorage = Object.assign(await openStorage(pgUrl!, { schema: storageA.schema }), { url: storageA.url, schema: storageA.schema });
     const c = await testApp({ storage: storageC, env: env(redisUrl!) });
     try {
       expectInvalidToken(await me(c.app, revoked.pair.access_token));
+      // Once C's mirror is loaded from Redis (the database alone knows nothing of that value).
+      const refused = await until(() => me(c.app, legacy.pair.access_token), (r) => r.statusCode === 401, 5000, 'C reads the legacy value');
+      expectInvalidToken(refused.value);
       expect((await c.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(promoted.pair.access_token) })).statusCode).toBe(200);
       const live = await tokenFor(a.app, promoted.username);
       expect((await me(c.app, live.access_token)).statusCode).toBe(200);
