@@ -155,6 +155,23 @@ describe('an open page keeps its session alive', () => {
       await eventually(() => page.locator('#profile-form [role=status]').textContent()).toBe('Profile saved.');
       expect(page.url()).toBe(`${s.origin}/account`);
       expect((await s.app.gatehouse.storage.users.findByLogin('kim'))!.fullName).toBe('Kim Kept');
+
+      // The tab slept through the keep-alive and its access cookie is gone: the save is answered 401,
+      // the page renews the session and sends it again — what was typed is saved, not lost to a reload.
+      await context.clearCookies({ name: 'access_token' });
+      const navigations: string[] = [];
+      page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigations.push(frame.url()); });
+      await page.getByLabel('Full name').fill('Kim After Sleep');
+      const statuses: number[] = [];
+      page.on('response', (r) => { if (r.url() === `${s.origin}/account/profile`) statuses.push(r.status()); });
+      const savedAgain = page.waitForResponse((r) => r.url() === `${s.origin}/account/profile` && r.status() === 200);
+      await page.getByRole('button', { name: 'Save profile' }).click();
+      await savedAgain;
+      expect(statuses).toEqual([401, 200]);
+      await eventually(() => page.locator('#profile-form [role=status]').textContent()).toBe('Profile saved.');
+      expect(navigations).toEqual([]);
+      expect(page.url()).toBe(`${s.origin}/account`);
+      expect((await s.app.gatehouse.storage.users.findByLogin('kim'))!.fullName).toBe('Kim After Sleep');
       await watch.expectClean();
       await context.close();
     } finally {

@@ -84,6 +84,31 @@ export const CLIENT_SCRIPT = `(function () {
   var left = Number(meta('session-expires-in'));
   if (left > 0) schedule(left);
 
+  // An action answered 401 because the access cookie lapsed (the tab slept through the keep-alive):
+  // the answer is held back, the session renewed, and the same request sent once more, so nothing
+  // typed into the form is lost. A session that cannot be renewed goes to sign-in as before.
+  var RETRY_WINDOW_MS = 10000;
+  document.addEventListener('htmx:beforeOnLoad', function (event) {
+    var d = event.detail;
+    var elt = event.target;
+    // Only the server's "sign in again" answer (401 with HX-Redirect), never a refused sign-in form:
+    // sending a wrong password twice would count twice toward the lockout.
+    if (!d || !d.xhr || d.xhr.status !== 401 || !d.xhr.getResponseHeader('HX-Redirect') || !elt || !window.htmx || !csrfToken()) return;
+    var now = Date.now();
+    if (elt.__gatehouseRetriedAt && now - elt.__gatehouseRetriedAt < RETRY_WINDOW_MS) return;
+    elt.__gatehouseRetriedAt = now;
+    event.preventDefault();
+    var again = d.requestConfig && d.requestConfig.triggeringEvent ? d.requestConfig.triggeringEvent.type : 'submit';
+    postRefresh().then(function (res) {
+      if (!res.ok) { toLogin(); return undefined; }
+      return res.json().then(function (body) {
+        setMeta('csrf-token', body.csrf_token);
+        schedule(body.expires_in);
+        window.htmx.trigger(elt, again);
+      });
+    }, toLogin);
+  });
+
   // Sign-in page of a browser that still holds a session (its access cookie lapsed): resume it quietly.
   var resumeTo = meta('session-resume');
   if (resumeTo && resumeTo.charAt(0) === '/' && resumeTo.charAt(1) !== '/' && csrfToken()) {
