@@ -110,7 +110,7 @@ export class RedisRevocationStore implements RevocationStore {
     this.catchingUp = true;
     const startedAt = this.o.now();
     try {
-      await this.mirror.warm(this.o.source, this.lastCatchUp - CATCH_UP_OVERLAP_MS);
+      await this.mirror.loadSince(this.o.source, this.lastCatchUp - CATCH_UP_OVERLAP_MS);
       this.lastCatchUp = startedAt;
       this.failing = false;
     } catch (err) {
@@ -224,7 +224,7 @@ export class RedisRevocationStore implements RevocationStore {
     try {
       if (this.o.subscriber.status === 'ready') await this.o.subscriber.subscribe(this.channel);
       await this.loadFromRedis();
-      await this.mirror.warm(this.o.source);
+      await this.mirror.loadSince(this.o.source);
       this.synced = this.o.subscriber.status === 'ready';
       this.failing = false;
     } catch (err) {

@@ -102,7 +102,7 @@ export class MemoryRevocationStore implements RevocationStore {
    * Loads revocations made since `since` (by default the last access-token lifetime, so a restart
    * forgets nothing that matters). Applying one already known changes nothing.
    */
-  async warm(source: RevocationSource, since = this.options.now() - this.options.ttlMs): Promise<void> {
+  async loadSince(source: RevocationSource, since = this.options.now() - this.options.ttlMs): Promise<void> {
     this.revokeSessionsNow(await source.revokedSessionsSince(since));
     for (const { userId, ...authz } of await source.authorisationsChangedSince(since)) this.recordAuthorisationNow(userId, authz);
   }

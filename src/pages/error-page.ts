@@ -2,6 +2,7 @@
 // escaped, and the request id to quote to an operator; never a stack, SQL, path or library name.
 // htmx requests get a small alert that replaces the flash region instead of the form they came from.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isUnder } from '../plugins/https-only.js';
 import { pageCspFor } from '../plugins/security-headers.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
@@ -27,8 +28,7 @@ export const API_PREFIX = '/api';
  * gets the HTML error page. Other clients (curl, API libraries: `Accept: *\/*`) keep the JSON error.
  */
 export function browserPageRequest(request: FastifyRequest): boolean {
-  const path = request.url;
-  if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`) || path.startsWith(`${API_PREFIX}?`)) return false;
+  if (isUnder(request.url.split('?')[0]!, API_PREFIX)) return false;
   return isHtmxRequest(request) || /\btext\/html\b/i.test(request.headers.accept ?? '');
 }
 

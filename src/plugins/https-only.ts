@@ -22,6 +22,11 @@ export interface HttpsOnlyOptions {
 
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
+/** Whether `path` (no query) is `prefix` or below it: `/api` and `/api/v1`, not `/apix`. */
+export function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
 /** The path with dot segments resolved and percent-escapes decoded; undefined if it cannot be decoded. */
 function normalisedPath(url: string): string | undefined {
   try {
@@ -35,7 +40,7 @@ export const httpsOnly = fp<HttpsOnlyOptions>(
   async (app, options) => {
     if (!options.apiPrefix?.startsWith('/')) throw new TypeError('httpsOnly: option "apiPrefix" must start with "/"');
     const fixedOrigin = options.publicOrigin?.startsWith('https://') ? options.publicOrigin : undefined;
-    const underApi = (path: string) => path === options.apiPrefix || path.startsWith(options.apiPrefix + '/');
+    const underApi = (path: string) => isUnder(path, options.apiPrefix);
     app.addHook('onRequest', (request, reply, done) => {
       if (request.routeOptions.config.allowPlainHttp || request.scheme === 'https') return done();
       // TRACE and TRACK are refused with 405 by the errors plugin whatever the scheme.

@@ -45,13 +45,18 @@ export function pageCsp(nonce: string, styleUnsafeInline = false): string {
   ].join('; ');
 }
 
+/** A CSP nonce: 128 random bits, new for every response. */
+function freshNonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
 /**
  * Gives a response that was to carry the API's deny-all CSP the page CSP with a fresh nonce (an
  * HTML error page for an address no route serves); returns the nonce. A page response keeps its own.
  */
 export function pageCspFor(reply: FastifyReply): string {
   if (reply.cspNonce === '') {
-    reply.cspNonce = randomBytes(16).toString('base64');
+    reply.cspNonce = freshNonce();
     reply.header('content-security-policy', pageCsp(reply.cspNonce));
   }
   return reply.cspNonce;
@@ -95,7 +100,7 @@ export const securityHeaders = fp<SecurityHeadersOptions>(
     app.addHook('onRequest', (request, reply, done) => {
       const { page, cacheControl } = request.routeOptions.config;
       if (page) {
-        const nonce = randomBytes(16).toString('base64');
+        const nonce = freshNonce();
         reply.cspNonce = nonce;
         reply.headers(common);
         reply.header('content-security-policy', pageCsp(nonce, typeof page === 'object' && page.styleUnsafeInline === true));

@@ -1,5 +1,6 @@
 // The audit trail: every security event the contract names, stored in the database and written to
 // the log. Never a password, token or key: callers pass only ids and small non-secret details.
+import type { Repositories, Storage } from '../storage/index.js';
 import type { AuditEvent, AuditQuery, AuditRepository } from '../storage/repositories/audit.js';
 import type { Logger, RequestContext } from './context.js';
 
@@ -16,6 +17,9 @@ export interface AuditEntry {
   readonly details?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+/** Records an event inside AuditLog.transaction. */
+export type RecordEvent = (action: AuditAction, ctx: RequestContext, entry: AuditEntry) => Promise<void>;
+
 export class AuditLog {
   constructor(
     private readonly repo: AuditRepository,
@@ -29,10 +33,22 @@ export class AuditLog {
   }
 
   /**
-   * Stores the event through `repo` — a transaction's, so the event commits with the change it
-   * describes, or neither does — and returns the writer of its log line, for once that commits.
+   * Runs `work` in one transaction of `storage`, with a `record` that stores events through it: each
+   * event commits with the change it describes, or neither does, and its log line is written only
+   * once the transaction has committed (of the attempt that did, if PostgreSQL ran it again).
    */
-  async stage(repo: AuditRepository, action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<() => void> {
+  async transaction<T>(storage: Pick<Storage, 'transaction'>, work: (repos: Repositories, record: RecordEvent) => Promise<T>): Promise<T> {
+    const { result, logLines } = await storage.transaction(async (repos) => {
+      const lines: (() => void)[] = [];
+      const record: RecordEvent = async (action, ctx, entry) => { lines.push(await this.stage(repos.audit, action, ctx, entry)); };
+      return { result: await work(repos, record), logLines: lines };
+    });
+    for (const line of logLines) line();
+    return result;
+  }
+
+  /** Stores the event through `repo`; returns the writer of its log line. */
+  private async stage(repo: AuditRepository, action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<() => void> {
     const time = this.now();
     const event = await repo.insert({
       time, action, userId: entry.userId, ip: ctx.ip, userAgent: ctx.userAgent,

@@ -181,6 +181,6 @@ function redisRevocations(redis: RedisConnections, keyPrefix: string, storage: S
 
 async function warmMemoryRevocations(storage: Storage, ttlMs: number, now: () => number): Promise<MemoryRevocationStore> {
   const store = new MemoryRevocationStore({ ttlMs, now });
-  await store.warm(revocationSource(storage));
+  await store.loadSince(revocationSource(storage));
   return store;
 }

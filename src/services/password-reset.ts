@@ -239,17 +239,16 @@ export class PasswordResetService {
     const passwordHash = await this.o.hasher.hash(newPassword);
     // One transaction: the token spent, the new password, every session ended and the audit event
     // commit together, or none does — a crash in between must not leave a thief's session alive.
-    const done = await this.o.storage.transaction(async (repos) => {
+    const announce = await this.o.audit.transaction(this.o.storage, async (repos, record) => {
       // Compare-and-set: of two racing confirms with one token, one wins.
       if (!(await repos.passwordResets.consume(tokenHash, this.o.now()))) return undefined;
       await repos.users.update(user.id, { passwordHash }, now);
       await repos.passwordResets.invalidateForUser(user.id, now);
-      const announce = await this.o.sessions.endAllSessions(repos, user.id, 'password_reset');
-      const logged = await this.o.audit.stage(repos.audit, 'password.reset', ctx, { userId: user.id, outcome: 'success' });
-      return { announce, logged };
+      const ending = await this.o.sessions.endAllSessions(repos, user.id, 'password_reset');
+      await record('password.reset', ctx, { userId: user.id, outcome: 'success' });
+      return ending;
     });
-    if (!done) throw invalidToken();
-    done.logged();
-    await done.announce();
+    if (!announce) throw invalidToken();
+    await announce();
   }
 }

@@ -254,9 +254,12 @@ export class SessionService {
    * an audited one always ended), then writes the event's log line and announces the revocation.
    */
   private async endAudited(end: (repos: Repositories) => Promise<Announcement>, action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<void> {
-    const done = await this.o.storage.transaction(async (repos) => ({ announce: await end(repos), logged: await this.o.audit.stage(repos.audit, action, ctx, entry) }));
-    done.logged();
-    await done.announce();
+    const announce = await this.o.audit.transaction(this.o.storage, async (repos, record) => {
+      const ending = await end(repos);
+      await record(action, ctx, entry);
+      return ending;
+    });
+    await announce();
   }
 
   /** A refresh token lives REFRESH_TOKEN_EXPIRE_DAYS, never past its session's end. */

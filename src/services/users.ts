@@ -124,18 +124,17 @@ export class UserService {
     const now = this.o.now();
     // One transaction: the new password, the other sessions ended and the audit event commit
     // together, or none does — a crash in between must not leave a thief's session alive.
-    const done = await this.o.storage.transaction(async (repos) => {
+    const announce = await this.o.audit.transaction(this.o.storage, async (repos, record) => {
       // Compare-and-set on the hash just proven: of two changes racing from one current password,
       // one wins; the other's current_password is no longer the password, and it is told so.
       if (!(await repos.users.update(userId, { passwordHash }, now, { passwordHash: proven.passwordHash }))) return undefined;
       await repos.passwordResets.invalidateForUser(userId, now);
-      const announce = await this.o.sessions.endAllSessions(repos, userId, 'password_change', sessionId);
-      const logged = await this.o.audit.stage(repos.audit, 'password.change', ctx, { userId, outcome: 'success' });
-      return { announce, logged };
+      const ending = await this.o.sessions.endAllSessions(repos, userId, 'password_change', sessionId);
+      await record('password.change', ctx, { userId, outcome: 'success' });
+      return ending;
     });
-    if (!done) throw new HttpError('WRONG_PASSWORD');
-    done.logged();
-    await done.announce();
+    if (!announce) throw new HttpError('WRONG_PASSWORD');
+    await announce();
   }
 
   async list(query: { q?: string; limit: number; offset: number }): Promise<{ users: User[]; total: number }> {
@@ -158,7 +157,7 @@ export class UserService {
     const losesAdmin = target.role === 'admin' && target.isActive && ((roleChanges && patch.role !== 'admin') || patch.isActive === false);
     // One transaction: the switch, the sessions and keys a deactivation ends, and the audit events
     // commit together or not at all — never an inactive account whose sessions live on.
-    const done = await this.o.storage.transaction(async (repos) => {
+    const done = await this.o.audit.transaction(this.o.storage, async (repos, record) => {
       if (losesAdmin) {
         // Counted under the admins' row locks: two admins demoting each other at once leave one.
         await repos.users.lockActiveAdmins();
@@ -172,10 +171,7 @@ export class UserService {
         }, now))!
         : target;
       const audit = { userId: targetId, outcome: 'success' as const };
-      const logged: (() => void)[] = [];
-      if (roleChanges) {
-        logged.push(await this.o.audit.stage(repos.audit, 'user.role_change', ctx, { ...audit, details: { from: target.role, to: updated.role, by: ctx.actorId } }));
-      }
+      if (roleChanges) await record('user.role_change', ctx, { ...audit, details: { from: target.role, to: updated.role, by: ctx.actorId } });
       let announceSessions: Announcement | undefined;
       if (!updated.isActive) {
         // Ended for good, and again on a repeated deactivation (nothing is left to end after a whole
@@ -183,12 +179,11 @@ export class UserService {
         // was switched off. The owner makes new ones.
         announceSessions = await this.o.sessions.endAllSessions(repos, targetId, 'deactivated');
         const revoked = await repos.apiKeys.revokeAllForUser(targetId, now);
-        if (revoked > 0) logged.push(await this.o.audit.stage(repos.audit, 'apikey.revoke', ctx, { ...audit, details: { count: revoked, reason: 'deactivated', by: ctx.actorId } }));
-        if (deactivates) logged.push(await this.o.audit.stage(repos.audit, 'user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } }));
+        if (revoked > 0) await record('apikey.revoke', ctx, { ...audit, details: { count: revoked, reason: 'deactivated', by: ctx.actorId } });
+        if (deactivates) await record('user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } });
       }
-      return { updated, logged, announceSessions };
+      return { updated, announceSessions };
     });
-    for (const log of done.logged) log();
     const { updated } = done;
     // Everything durable is committed; now every instance hears of it. Tokens issued before this
     // change carry an older version and follow the user's authorisation as it is now. Both are

@@ -79,7 +79,7 @@ describe('MemoryRevocationStore', () => {
     const clock = new FakeClock();
     const asked: number[] = [];
     const store = new MemoryRevocationStore({ ttlMs: TTL, now: () => clock.now() });
-    await store.warm({
+    await store.loadSince({
       revokedSessionsSince: async (since) => { asked.push(since); return ['old-but-relevant']; },
       authorisationsChangedSince: async (since) => {
         asked.push(since);
