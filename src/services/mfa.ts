@@ -136,7 +136,7 @@ export class MfaService implements SecondFactor {
     const compact = code.replace(/\s/g, '');
     if (isTotpShaped(compact)) {
       const step = matchTotpStep(this.open(user.id, user.mfaSecret), compact, this.o.now());
-      // Compare-and-set on the last accepted step: of two racing requests with one code, one wins.
+      // Compare-and-set on the steps used: of two racing requests with one code, one wins.
       return step !== undefined && (await this.o.storage.users.acceptTotpStep(user.id, step, user.mfaSecret));
     }
     const normalized = normalizeRecoveryCode(code);

@@ -19,6 +19,8 @@ export interface UsersTable {
   mfa_pending_secret: string | null;
   /** Last TOTP time step accepted: a step is never accepted twice (RFC 6238 §5.2). */
   mfa_last_step: number | null;
+  /** The step accepted before mfa_last_step, when it was the one just before it (migration 005). */
+  mfa_previous_step: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -1,5 +1,5 @@
 // Attacks on TOTP sign-in: a replayed code (same step twice, or two racing requests), the previous
-// step accepted once and the next one never, a spent recovery code, wrong or missing codes (401
+// step accepted once (also after the current one) and the next one never, a spent recovery code, wrong or missing codes (401
 // mfa_required, no tokens, counted toward the lockout), the password checked before the code, and
 // secrets that are never stored in clear.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,9 @@ for (const target of databaseTargets) {
       const { secret: own } = await enableTotp(t.app, (await tokenFor(t.app, 'enabler')).access_token, clock);
       const enablingCode = totpCode(own, clock.now());
       expectMfaRequired(await login(t.app, 'enabler', PASSWORD, { otp: enablingCode }));
+      // The step before the enabling one was never used: it signs in, once.
+      expect((await login(t.app, 'enabler', PASSWORD, { otp: stepCode(own, clock.now(), -1) })).statusCode).toBe(200);
+      expectMfaRequired(await login(t.app, 'enabler', PASSWORD, { otp: stepCode(own, clock.now(), -1) }));
       clock.advance(TOTP_STEP_MS);
       expect((await login(t.app, 'enabler', PASSWORD, { otp: totpCode(own, clock.now()) })).statusCode).toBe(200);
     });
@@ -76,11 +79,27 @@ for (const target of databaseTargets) {
       expect((await otpLogin(stepCode(secret, now, 0))).statusCode).toBe(200);
     });
 
-    it('once a step was accepted, an older step is refused (RFC 6238 §5.2)', async () => {
+    it('after the current step\'s code, the previous step\'s (never used) is still accepted once; older steps never', async () => {
       freshStep();
       const now = clock.now();
       expect((await otpLogin(stepCode(secret, now, 0))).statusCode).toBe(200);
+      expect((await otpLogin(stepCode(secret, now, -1))).statusCode).toBe(200);
       expectMfaRequired(await otpLogin(stepCode(secret, now, -1)));
+      expectMfaRequired(await otpLogin(stepCode(secret, now, 0)));
+      expectMfaRequired(await otpLogin(stepCode(secret, now, -2)));
+      // A step on, the step used last is now the previous one: still used, still refused.
+      clock.advance(TOTP_STEP_MS);
+      expectMfaRequired(await otpLogin(stepCode(secret, clock.now(), -1)));
+      expect((await otpLogin(stepCode(secret, clock.now(), 0))).statusCode).toBe(200);
+    });
+
+    it('two requests racing with the previous step\'s code after the current one was used: exactly one gets tokens', async () => {
+      freshStep();
+      const now = clock.now();
+      expect((await otpLogin(stepCode(secret, now, 0))).statusCode).toBe(200);
+      const previous = stepCode(secret, now, -1);
+      const answers = await Promise.all([otpLogin(previous), otpLogin(previous), otpLogin(previous)]);
+      expect(answers.map((r) => r.statusCode).sort(), answers.map((r) => r.body).join('\n')).toEqual([200, 401, 401]);
     });
 
     it('a recovery code works once, in any case or spacing', async () => {

@@ -117,17 +117,28 @@ for (const target of databaseTargets) {
       expect(await s.users.acceptTotpStep(u.id, 501, 'x')).toBe(false);
       await s.users.update(u.id, { mfaEnabled: true, mfaSecret: 'y' }, T0 + 2);
       expect(await s.users.acceptTotpStep(u.id, 10, 'y')).toBe(true);
+      // A new secret in force starts with no step used: the old one's steps say nothing of it.
+      await s.users.update(u.id, { mfaSecret: 'z' }, T0 + 3);
+      expect(await s.users.acceptTotpStep(u.id, 9, 'z')).toBe(true);
     });
 
-    it('accepts a TOTP step once, never an older one, only of the secret in force, and only one of two racing requests', async () => {
+    it('accepts a TOTP step once, the one just before the last only if unused, never an older one, only of the secret in force, and only one of two racing requests', async () => {
       const u = await s.users.create(newUser('Totp'), T0);
       await s.users.update(u.id, { mfaEnabled: true, mfaSecret: 'sealed' }, T0);
       expect(await s.users.acceptTotpStep(u.id, 100, 'sealed')).toBe(true);
       expect(await s.users.acceptTotpStep(u.id, 100, 'sealed')).toBe(false);
+      expect(await s.users.acceptTotpStep(u.id, 98, 'sealed')).toBe(false);
+      expect(await s.users.acceptTotpStep(u.id, 99, 'other')).toBe(false);
+      expect(await s.users.acceptTotpStep(u.id, 99, 'sealed')).toBe(true);
       expect(await s.users.acceptTotpStep(u.id, 99, 'sealed')).toBe(false);
       expect(await s.users.acceptTotpStep(u.id, 101, 'other')).toBe(false);
       expect(await s.users.acceptTotpStep(u.id, 101, 'sealed')).toBe(true);
+      // 100 was used before 101: the step just before the last, but not free.
       expect(await s.users.acceptTotpStep(u.id, 100, 'sealed')).toBe(false);
+      expect(await s.users.acceptTotpStep(u.id, 103, 'sealed')).toBe(true);
+      // 102 was skipped: free once.
+      const racedBefore = await Promise.all([s.users.acceptTotpStep(u.id, 102, 'sealed'), s.users.acceptTotpStep(u.id, 102, 'sealed')]);
+      expect(racedBefore.filter(Boolean)).toHaveLength(1);
       const raced = await Promise.all([s.users.acceptTotpStep(u.id, 200, 'sealed'), s.users.acceptTotpStep(u.id, 200, 'sealed')]);
       expect(raced.filter(Boolean)).toHaveLength(1);
       expect((await s.users.findById(u.id))?.mfaLastStep).toBe(200);

@@ -174,7 +174,11 @@ export class UsersRepository {
     if (patch.mfaEnabled !== undefined) values.mfa_enabled = patch.mfaEnabled ? 1 : 0;
     if (patch.mfaSecret !== undefined) values.mfa_secret = patch.mfaSecret;
     if (patch.mfaPendingSecret !== undefined) values.mfa_pending_secret = patch.mfaPendingSecret;
-    if (patch.mfaEnabled === false) values.mfa_last_step = null;
+    // A factor switched off or replaced starts with no step used: the old secret's steps say nothing of the new one's.
+    if (patch.mfaEnabled === false || patch.mfaSecret !== undefined) {
+      values.mfa_last_step = null;
+      values.mfa_previous_step = null;
+    }
     const bumps = patch.role !== undefined || patch.isActive !== undefined;
     try {
       const row = await this.db.updateTable('users')
@@ -191,18 +195,26 @@ export class UsersRepository {
   }
 
   /**
-   * Records `step` as the last accepted TOTP step, only if it is newer than the one stored:
-   * the compare-and-set makes a replayed code fail even when two requests race.
+   * Records `step` as used, only if no request used it before: a step newer than the last accepted,
+   * or the one just before the last that is not yet used (a code of the previous step that no
+   * sign-in used still passes once the current one did). Each is a compare-and-set, so a replayed
+   * code fails even when two requests race; older steps never pass.
    */
   async acceptTotpStep(id: number, step: number, secret: string): Promise<boolean> {
-    const result = await this.db.updateTable('users').set({ mfa_last_step: step })
-      .where('id', '=', id)
-      // Still the factor the code was checked against: a disable that committed meanwhile (it
-      // clears the last step) must not reopen the step for a sign-in racing it.
-      .where('mfa_enabled', '=', 1).where('mfa_secret', '=', secret)
+    // Still the factor the code was checked against: a disable that committed meanwhile (it
+    // clears the steps) must not reopen the step for a sign-in racing it.
+    const ofFactor = this.db.updateTable('users').where('id', '=', id)
+      .where('mfa_enabled', '=', 1).where('mfa_secret', '=', secret);
+    const newer = await ofFactor
+      .set((eb) => ({ mfa_previous_step: eb.ref('mfa_last_step'), mfa_last_step: step }))
       .where((eb) => eb.or([eb('mfa_last_step', 'is', null), eb('mfa_last_step', '<', step)]))
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    if (Number(newer.numUpdatedRows) === 1) return true;
+    const justBefore = await ofFactor.set({ mfa_previous_step: step })
+      .where('mfa_last_step', '=', step + 1)
+      .where((eb) => eb.or([eb('mfa_previous_step', 'is', null), eb('mfa_previous_step', '<', step)]))
+      .executeTakeFirst();
+    return Number(justBefore.numUpdatedRows) === 1;
   }
 
   async list(query: UserListQuery): Promise<{ users: User[]; total: number }> {
