@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { setTimeout as networkDelay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
 import type { TestApp } from '../helpers/app.js';
@@ -153,6 +154,25 @@ for (const target of databaseTargets) {
       clock.advance(1000);
       expect((await refresh(t.app, winner.refresh_token)).statusCode).toBe(200);
       expect((await t.storage.sessions.findById(String(decodeJwt(winner.access_token).payload.sid)))?.revokedAt).toBeNull();
+    });
+
+    it('a concurrent refresh read 50 ms after the first (a connection the client opened late, as fetch does) is still concurrent: the session lives', async () => {
+      const address = await listening(t);
+      for (let round = 1; round <= 3; round += 1) {
+        const pair = await tokenFor(t.app, 'victim');
+        const sid = String(decodeJwt(pair.access_token).payload.sid);
+        const body = JSON.stringify({ refresh_token: pair.refresh_token });
+        const first = simultaneousPosts(t, address, '/api/v1/auth/refresh', body, 1);
+        // Real time, not the app's clock: how late the second connection's bytes reach the server.
+        await networkDelay(50);
+        const late = await simultaneousPosts(t, address, '/api/v1/auth/refresh', body, 1);
+        const answers = [...(await first), ...late];
+        expect(answers.map((a) => a.status).sort(), `round ${round}`).toEqual([200, 401]);
+        const winner = JSON.parse(answers.find((a) => a.status === 200)!.body) as TokenPair;
+        expect((await t.storage.sessions.findById(sid))?.revokedAt, `round ${round}`).toBeNull();
+        expect((await me(t.app, winner.access_token)).statusCode, `round ${round}`).toBe(200);
+        expect((await refresh(t.app, winner.refresh_token)).statusCode, `round ${round}`).toBe(200);
+      }
     });
 
     it('refreshes a client sends at once on two to four connections: one rotates, the others are refused, the session lives', async () => {
