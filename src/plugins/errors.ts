@@ -102,8 +102,9 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unk
   if (rendered.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
   if (rendered.status >= 500 && !(error instanceof HttpError)) reply.removeHeader('retry-after');
   const page = request.routeOptions.config?.page || (request.is404 && options.unroutedIsPage?.(request) === true);
-  if (options.renderPage && page && rendered.status !== 422) {
-    const detail = typeof rendered.body.detail === 'string' ? rendered.body.detail : 'Error';
+  if (options.renderPage && page) {
+    // A 422's detail is its list of issues (the FastAPI shape): a page says it in one sentence.
+    const detail = typeof rendered.body.detail === 'string' ? rendered.body.detail : 'Part of the request is not valid';
     return reply.type('text/html; charset=utf-8').send(options.renderPage(rendered.status, detail, request, reply));
   }
   return reply.type('application/json; charset=utf-8').send(rendered.body);

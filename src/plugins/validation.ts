@@ -5,7 +5,7 @@
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
-import type { FastifyInstance, FastifySerializerCompiler } from 'fastify';
+import type { FastifyInstance, FastifySerializerCompiler, preHandlerHookHandler } from 'fastify';
 import { withinEmailLengths } from '../email-address.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the function sits on either side.
@@ -206,7 +206,22 @@ function withOptionalNulls(validate: ValidateFunction, schema: unknown): Validat
   });
 }
 
+/**
+ * A route that attaches its validation error (a page form shown again with what was wrong) does so
+ * for its body only: a path or query parameter that fails its schema is refused before the handler,
+ * as on every other route. (A handler reads its body's verdict; one left to read the params' would
+ * pass a NUL in a session id on to PostgreSQL, a 500.)
+ */
+const refuseAttachedNonBodyIssues: preHandlerHookHandler = (request, _reply, done) => {
+  const error = request.validationError as (Error & { validationContext?: string }) | undefined;
+  if (error !== undefined && error.validationContext !== 'body') return done(error);
+  done();
+};
+
 export function installValidators(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (route.attachValidation) route.preHandler = [refuseAttachedNonBodyIssues, ...(route.preHandler === undefined ? [] : [route.preHandler].flat())];
+  });
   let body: Ajv | undefined;
   let text: Ajv | undefined;
   app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(() => {

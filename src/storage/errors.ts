@@ -1,5 +1,5 @@
 // Storage faults, classified once: a duplicate on a unique index, or the database not answering.
-import { ServiceUnavailableError } from '../errors/http-error.js';
+import { HttpError, ServiceUnavailableError } from '../errors/http-error.js';
 
 /** A unique index refused a row; `field` names the column the index guards. */
 export class UniqueViolationError extends Error {
@@ -40,7 +40,16 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED|Client has encountered a connection error|database is closed|driver has already been destroyed/i.test(message);
 }
 
-/** Rethrows database outages as a 503; anything else unchanged. */
+/**
+ * PostgreSQL refusing text it cannot store: 22021 (invalid byte sequence: a NUL) and 22P05
+ * (untranslatable character). Only a client's input carries such text; every route's schema refuses
+ * it first, and this is the backstop for one that reads its input without one.
+ */
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
+
+/** Rethrows database outages as a 503 and text the database cannot store as a 400; anything else unchanged. */
 export function classifyDatabaseError(err: unknown): unknown {
-  return isDatabaseUnavailable(err) ? new ServiceUnavailableError('database', err) : err;
+  if (isDatabaseUnavailable(err)) return new ServiceUnavailableError('database', err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code) ? new HttpError('UNSTORABLE_TEXT', { cause: err }) : err;
 }

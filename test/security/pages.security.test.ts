@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { authApp, PASSWORD, register, registerAdmin } from '../helpers/auth.js';
 import { CookieJar, formToken, getPage, pageLogin, postForm } from '../helpers/browser-session.js';
+import { databaseTargets } from '../helpers/databases.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -162,3 +163,39 @@ describe('markup from users and URLs comes back escaped', () => {
     expect(login.body).toMatch(/name="next" value="\/account%22%3E%3Cscript%3Ealert\(1\)%3C\/script%3E"/);
   });
 });
+
+for (const target of databaseTargets) {
+  describe.skipIf(!target.available)(`text no database can store, in a page's path or query, is a 4xx on ${target.name}`, () => {
+    let db: TestApp;
+    beforeAll(async () => {
+      db = await authApp({ storage: await target.open() });
+      await registerAdmin(db.app, 'keeper');
+    });
+    afterAll(() => db?.close());
+
+    it('a NUL or half a character in an id or a search answers 4xx, never a 500, and ends nothing', async () => {
+      const { jar, csrf } = await pageLogin(db.app, 'keeper');
+      for (const bad of ['%00', 'a%00b', '%ED%A0%80']) {
+        for (const url of [`/account/sessions/${bad}/end`, `/account/api-keys/${bad}/revoke`]) {
+          const res = await postForm(db.app, url, { csrf_token: csrf }, jar);
+          expect(res.statusCode, `${url}: ${res.body}`).toBeGreaterThanOrEqual(400);
+          expect(res.statusCode, url).toBeLessThan(500);
+        }
+        for (const url of [`/admin?q=${bad}`, `/admin?offset=${bad}`, `/admin/audit?action=${bad}`, `/admin/audit?user_id=${bad}`]) {
+          const res = await getPage(db.app, url, jar);
+          // Bytes that are not UTF-8 are read as U+FFFD, which any store keeps: a search, not a refusal.
+          if (bad === '%ED%A0%80') {
+            expect(res.statusCode, `${url}: ${res.body}`).toBe(200);
+            continue;
+          }
+          expect(res.statusCode, `${url}: ${res.body}`).toBe(422);
+          expect(res.headers['content-type'], url).toMatch(/^text\/html/);
+          expect(res.body, url).toContain('Part of the request is not valid');
+        }
+      }
+      // Still signed in: nothing was ended by the refused posts.
+      expect((await getPage(db.app, '/account', jar)).statusCode).toBe(200);
+      expect((await getPage(db.app, '/admin?q=keep', jar)).body).toContain('keeper');
+    });
+  });
+}

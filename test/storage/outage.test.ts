@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/database.js';
-import { createStorage, isDatabaseUnavailable, openStorage, type Storage } from '../../src/storage/index.js';
+import { classifyDatabaseError, createStorage, isDatabaseUnavailable, openStorage, type Storage } from '../../src/storage/index.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/config.js';
 import { databaseTargets, type TestStorage, withAdmin } from '../helpers/databases.js';
@@ -252,6 +252,18 @@ for (const target of databaseTargets) {
       // Node's own "the client hung up mid-body" shares ECONNRESET with a reset database link.
       expect(isDatabaseUnavailable(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))).toBe(false);
       expect(isDatabaseUnavailable(undefined)).toBe(false);
+    });
+
+    it('text the database cannot store (a NUL) is the client\'s 400, not an outage; other query faults stay as they are', async () => {
+      const search = () => s.users.list({ q: 'a\u0000b', limit: 5, offset: 0 });
+      if (target.name === 'postgres') {
+        expect(classifyDatabaseError(await caught(search))).toMatchObject({ name: 'HttpError', status: 400, code: 'UNSTORABLE_TEXT' });
+      } else {
+        // SQLite keeps a NUL: the search simply finds nothing.
+        expect(await search()).toMatchObject({ users: [], total: 0 });
+      }
+      const syntax = await caught(() => sql`selec 1`.execute(s.handle.db));
+      expect(classifyDatabaseError(syntax)).toBe(syntax);
     });
   });
 }

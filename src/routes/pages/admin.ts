@@ -22,6 +22,10 @@ const ToggleForm = Type.Object({
   csrf_token: Type.Optional(Type.String({ maxLength: 200 })),
 }, { additionalProperties: false });
 
+/** A page's query, read leniently below (a bad offset is the first page) but only as storable text. */
+const PageQuery = (names: readonly string[]) =>
+  Type.Object(Object.fromEntries(names.map((name) => [name, Type.Optional(Type.String({ maxLength: 200 }))])));
+
 function offsetOf(raw: unknown): number {
   return typeof raw === 'string' && /^\d{1,10}$/.test(raw) ? Math.min(Number(raw), MAX_OFFSET) : 0;
 }
@@ -48,7 +52,7 @@ export const adminPages: FastifyPluginAsync<PageRouteOptions> = async (app, opti
     return viewer;
   }
 
-  app.get('/admin', { config: { page: true }, schema: { hide: true } }, async (request, reply) => {
+  app.get('/admin', { config: { page: true }, schema: { hide: true, querystring: PageQuery(['q', 'offset']) } }, async (request, reply) => {
     const viewer = await adminViewer(request, reply, request.url);
     if (!viewer) return reply;
     const query = request.query as Record<string, unknown>;
@@ -81,7 +85,7 @@ export const adminPages: FastifyPluginAsync<PageRouteOptions> = async (app, opti
     return sendPage(request, reply, 200, viewer, { title: 'Users', main: userRow({ user: updated, csrfToken: viewer.csrfToken, selfId: viewer.user.id, q, offset }) });
   });
 
-  app.get('/admin/audit', { config: { page: true }, schema: { hide: true } }, async (request, reply) => {
+  app.get('/admin/audit', { config: { page: true }, schema: { hide: true, querystring: PageQuery(['user_id', 'action', 'offset']) } }, async (request, reply) => {
     const viewer = await adminViewer(request, reply, request.url);
     if (!viewer) return reply;
     const query = request.query as Record<string, unknown>;
