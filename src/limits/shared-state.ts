@@ -45,12 +45,15 @@ export function redisReady(redis: RedisConnections): Promise<boolean> {
 
 /**
  * The per-IP budgets. Redis down: the default budget falls back to this process's own counters
- * (availability: reading your profile should not fail because Redis blinked); the auth budget
- * fails closed with 503 (sign-in is what attackers flood, and N instances would mean N budgets).
+ * (availability: reading your profile should not fail because Redis blinked); the auth budgets
+ * fail closed with 503 (sign-in is what attackers flood, and N instances would mean N budgets).
  */
 export function rateLimitGroups(config: Config, redis: RedisConnections | undefined, keyPrefix: string): Record<string, Limiter> {
   return {
     default: createLimiter({ ...config.rateLimitDefault, keyPrefix: `${keyPrefix}rl:default`, redis: redis?.client, onRedisFailure: 'memory' }),
     auth: createLimiter({ ...config.rateLimitAuth, keyPrefix: `${keyPrefix}rl:auth`, redis: redis?.client, onRedisFailure: 'closed' }),
+    // The pages' sign-in, sign-up and reset forms: RATE_LIMIT_AUTH again, but their own budget, since
+    // the contract's auth budget is counted by the four API route families only.
+    'auth-pages': createLimiter({ ...config.rateLimitAuth, keyPrefix: `${keyPrefix}rl:auth-pages`, redis: redis?.client, onRedisFailure: 'closed' }),
   };
 }

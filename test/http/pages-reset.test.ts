@@ -347,8 +347,8 @@ describe('in production without PUBLIC_URL', () => {
   });
 });
 
-describe('the auth rate-limit group', () => {
-  it('the forgot form shares one budget with the API\'s reset routes (and sign-in)', async () => {
+describe('the auth rate-limit groups', () => {
+  it('the forms (sign-in, sign-up, forgot, reset) share one RATE_LIMIT_AUTH budget of their own, apart from the API\'s auth routes', async () => {
     const limited = await authApp({ env: { RATE_LIMIT_AUTH: '3/minute' } });
     try {
       const jar = new CookieJar();
@@ -356,13 +356,19 @@ describe('the auth rate-limit group', () => {
       const api = (email: string) => limited.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/request', payload: { email } });
       expect((await api('a@example.com')).statusCode).toBe(202);
       expect((await postForm(limited.app, '/forgot-password', { email: 'b@example.com', csrf_token: csrf }, jar)).statusCode).toBe(303);
-      expect((await api('c@example.com')).statusCode).toBe(202);
+      expect((await postForm(limited.app, '/login', { username: 'nobody', password: 'not the password', csrf_token: csrf }, jar)).statusCode).not.toBe(429);
+      expect((await postForm(limited.app, '/forgot-password', { email: 'c@example.com', csrf_token: csrf }, jar)).statusCode).toBe(303);
       const over = await postForm(limited.app, '/forgot-password', { email: 'd@example.com', csrf_token: csrf }, jar);
       expect(over.statusCode).toBe(429);
       expect(over.headers['retry-after']).toMatch(/^[1-9]\d*$/);
       expect(over.headers['content-type']).toBe('text/html; charset=utf-8');
       const reset = await postForm(limited.app, '/reset-password', { csrf_token: csrf, new_password: NEW_PASSWORD, confirm_password: NEW_PASSWORD }, jar);
       expect(reset.statusCode).toBe(429);
+      expect((await postForm(limited.app, '/register', { username: 'late', email: 'late@example.com', password: NEW_PASSWORD, csrf_token: csrf }, jar)).statusCode).toBe(429);
+      // The contract's auth budget is the API routes' alone: the forms spent none of it.
+      expect((await api('e@example.com')).statusCode).toBe(202);
+      expect((await api('f@example.com')).headers['ratelimit-remaining']).toBe('0');
+      expect((await api('g@example.com')).statusCode).toBe(429);
       // Viewing the pages is not counted against it.
       expect((await getPage(limited.app, '/forgot-password', jar)).statusCode).toBe(200);
       expect((await getPage(limited.app, `/reset-password?token=${'x'.repeat(43)}`, jar)).statusCode).toBe(400);

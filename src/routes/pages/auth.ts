@@ -64,7 +64,7 @@ export const authPages: FastifyPluginAsync<PageRouteOptions> = async (app, optio
     return showLogin(request, reply, 200, { next, notice: notice && NOTICES[notice] });
   });
 
-  app.post('/login', { config: { ...FORM_POST, rateLimit: 'auth' }, attachValidation: true, schema: { hide: true, body: LoginForm } }, async (request, reply) => {
+  app.post('/login', { config: { ...FORM_POST, rateLimit: 'auth-pages' }, attachValidation: true, schema: { hide: true, body: LoginForm } }, async (request, reply) => {
     const body = request.body as Record<string, unknown> | undefined;
     const next = safeNext(text(body, 'next'));
     const username = text(body, 'username');
@@ -98,7 +98,7 @@ export const authPages: FastifyPluginAsync<PageRouteOptions> = async (app, optio
     return sendPage(request, reply, 200, null, { title: 'Create an account', main: form, active: 'register' });
   });
 
-  app.post('/register', { config: { ...FORM_POST, rateLimit: 'auth' }, attachValidation: true, schema: { hide: true, body: RegisterForm } }, async (request, reply) => {
+  app.post('/register', { config: { ...FORM_POST, rateLimit: 'auth-pages' }, attachValidation: true, schema: { hide: true, body: RegisterForm } }, async (request, reply) => {
     const body = request.body as Record<string, unknown> | undefined;
     const values = Object.fromEntries(REGISTER_FIELDS.map((name) => [name, name === 'password' ? undefined : text(body, name)]));
     const show = (status: number, errors: Record<string, string>) => sendPage(request, reply, status, null, {

@@ -21,7 +21,7 @@ import { Email, Password } from '../schemas.js';
 import { isHtmx, readCookie, redirect, sendPage, text, type PageRouteOptions } from './context.js';
 import { presessionToken, presessionValid } from './presession.js';
 
-const FORM_POST = { page: true, csrf: 'form', consumes: FORM_ONLY, rateLimit: 'auth' } as const;
+const FORM_POST = { page: true, csrf: 'form', consumes: FORM_ONLY, rateLimit: 'auth-pages' } as const;
 const CsrfField = Type.Optional(Type.String({ maxLength: 200 }));
 const EXPIRED_FORM = 'This form expired or came from another site. Please try again.';
 const MISMATCH = 'The two passwords do not match.';
