@@ -57,15 +57,27 @@ export function clientIpOf(req: IncomingMessage, trust: TrustFunction): string {
   return normalise(req.socket.remoteAddress);
 }
 
+/** How many proxies in front of us are trusted: the socket peer and the X-Forwarded-For hops TRUST_PROXY vouches for. */
+function trustedProxies(req: IncomingMessage, trust: TrustFunction): number {
+  const chain = proxyaddr.all(req, trust);
+  // proxyaddr stops at the first untrusted address, which it includes; unless the hops ran out first.
+  return chain.length - 1 + (trust(chain.at(-1)!, chain.length - 1) ? 1 : 0);
+}
+
 export function schemeOf(req: IncomingMessage, trust: TrustFunction): 'http' | 'https' {
   const socketScheme = (req.socket as TLSSocket | undefined)?.encrypted ? 'https' : 'http';
   const peer = req.socket?.remoteAddress;
   if (!peer || !trust(peer, 0)) return socketScheme;
-  // The last value is the one our trusted peer wrote: a proxy that appends would otherwise let a
-  // client's own "X-Forwarded-Proto: https" pass a plain-HTTP request off as HTTPS.
   const forwarded = req.headers['x-forwarded-proto'];
-  const last = [forwarded].flat().join(',').split(',').at(-1)?.trim().toLowerCase();
-  return last === 'https' || last === 'http' ? last : socketScheme;
+  if (forwarded === undefined) return socketScheme;
+  // A proxy that appends adds the scheme it was reached by: the value the outermost trusted proxy
+  // wrote is the client's (the last one, behind one proxy). Read further left, a client's own
+  // "X-Forwarded-Proto: https" would pass a plain-HTTP request off as HTTPS; nearer, the inner
+  // proxy's "http" would refuse a client that came over HTTPS. A chain of proxies that overwrite
+  // leaves fewer values than proxies: the leftmost is then the outermost's.
+  const values = [forwarded].flat().join(',').split(',');
+  const value = values[Math.max(0, values.length - trustedProxies(req, trust))]?.trim().toLowerCase();
+  return value === 'https' || value === 'http' ? value : socketScheme;
 }
 
 export interface ClientAddressOptions {

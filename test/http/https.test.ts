@@ -163,6 +163,32 @@ describe('TRUST_PROXY decides whose X-Forwarded-Proto counts', () => {
     });
   });
 
+  it('behind two proxies that append, the outer proxy\'s value is the client\'s scheme; a client\'s own value never is', async () => {
+    await withApp({ ...PRODUCTION, TRUST_PROXY: '2' }, async (t) => {
+      const via = (proto: string | string[], xff = '198.51.100.7, 10.0.0.9') => t.app.inject({
+        method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-proto': proto, 'x-forwarded-for': xff },
+      });
+      // The outer proxy terminated TLS ("https"), the inner one was reached over plain HTTP ("http").
+      expect((await via('https, http')).json()).toMatchObject({ scheme: 'https', ip: '198.51.100.7' });
+      expect((await via(['https', 'http'])).json()).toMatchObject({ scheme: 'https' });
+      // A plain-HTTP client claiming https to the outer proxy: both proxies append "http".
+      const forged = await via('https, http, http', '203.0.113.1, 198.51.100.7, 10.0.0.9');
+      expect(forged.statusCode).toBe(400);
+      expect(forged.json()).toEqual({ detail: 'HTTPS required' });
+      // Proxies that overwrite leave one value: the outermost's, passed on.
+      expect((await via('https')).json()).toMatchObject({ scheme: 'https' });
+      expect((await via('http')).statusCode).toBe(400);
+    });
+    await withApp({ ...PRODUCTION, TRUST_PROXY: '10.0.0.0/8' }, async (t) => {
+      const via = (proto: string, xff: string) => t.app.inject({
+        method: 'GET', url: '/api/v1/_probe/whoami', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-proto': proto, 'x-forwarded-for': xff },
+      });
+      expect((await via('https, http', '198.51.100.7, 10.0.0.9')).json()).toMatchObject({ scheme: 'https' });
+      // The hop before the inner proxy is no proxy of ours: its value is the only one believed.
+      expect((await via('https, http', '198.51.100.7')).statusCode).toBe(400);
+    });
+  });
+
   it('an htmx request from the plain-http form of the server\'s own address is foreign in production', async () => {
     await withApp({ ...PRODUCTION, TRUST_PROXY: '1', HOST: '127.0.0.1', PORT: '8000' }, async (t) => {
       const post = (origin: string) => t.app.inject({
