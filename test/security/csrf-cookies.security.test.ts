@@ -134,6 +134,11 @@ for (const target of databaseTargets) {
       expect(res.statusCode, res.body).toBe(204);
       expect(new CookieJar(Object.fromEntries(login.jar.values)).take(res).values.size).toBe(0);
       expect((await refresh(withoutAccess, login.csrf)).statusCode).toBe(401);
+      // Once more with the refresh cookie now dead: a token given and rejected.
+      const again = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { cookie: withoutAccess.header(), 'x-csrf-token': login.csrf } });
+      expect(again.statusCode).toBe(401);
+      expect(again.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+      expect(again.json()).toEqual({ detail: 'Invalid or expired refresh token' });
     });
 
     it('the same with the expired access cookie still sent', async () => {

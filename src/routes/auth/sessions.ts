@@ -32,7 +32,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
       ({ userId, sessionId } = { userId: principal.userId, sessionId: principal.sessionId });
     } else {
       const session = await services.sessions.sessionOfRefreshToken(readCookie(request, cookies.names.refresh) ?? '');
-      if (!session) throw new HttpError('NOT_AUTHENTICATED');
+      // A refresh cookie was sent and is dead: a token given and rejected (contract: error="invalid_token").
+      if (!session) throw new HttpError('INVALID_REFRESH_TOKEN', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
       const sent = request.headers[CSRF_HEADER];
       if (!csrfValid(services.derivedKeys.csrf, session.id, typeof sent === 'string' ? sent : undefined, readCookie(request, cookies.names.csrf))) {
         throw new HttpError('CSRF_FAILED');
