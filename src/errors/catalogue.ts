@@ -10,6 +10,7 @@ export const ERRORS = {
   BAD_REQUEST: { status: 400, detail: 'Bad Request' },
   UNSTORABLE_TEXT: { status: 400, detail: 'The request holds text that cannot be stored (a NUL character or half a character)' },
   MISSING_HOST: { status: 400, detail: 'An HTTP/1.1 request needs a Host header' },
+  DUPLICATE_HOST: { status: 400, detail: 'A request may carry only one Host header' },
   EXPECTATION_FAILED: { status: 417, detail: 'Expectation Failed: only "Expect: 100-continue" is supported' },
   HTTPS_REQUIRED: { status: 400, detail: 'HTTPS required' },
   UNSUPPORTED_GRANT_TYPE: { status: 400, detail: 'Unsupported grant type' },

@@ -110,6 +110,15 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, raw: unk
   return reply.type('application/json; charset=utf-8').send(rendered.body);
 }
 
+function hostLines(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') count += 1;
+  }
+  return count;
+}
+
 /**
  * Fastify's `clientErrorHandler`: requests Node's HTTP parser refused (headers over the size
  * limit, broken framing, a header timeout) never reach a route, so without this they get the
@@ -171,6 +180,8 @@ export const errors = fp<ErrorsOptions>(
     // route's authentication (a request HTTP itself refuses is a 400/417 whatever its credentials).
     const malformed = (request: FastifyRequest): HttpError | undefined => {
       if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) return new HttpError('MISSING_HOST');
+      // RFC 9112 §3.2: two Host lines are a 400 (Node keeps the first; a proxy before us may have read the other).
+      if (hostLines(request.raw.rawHeaders) > 1) return new HttpError('DUPLICATE_HOST');
       const expect = request.headers.expect;
       return expect !== undefined && expect.toLowerCase() !== '100-continue' ? new HttpError('EXPECTATION_FAILED') : undefined;
     };

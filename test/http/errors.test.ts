@@ -421,12 +421,13 @@ describe('error responses', () => {
       }
     });
 
-    it('over a real socket, a missing Host (HTTP/1.1) and an unknown Expect get our 400 and 417 with every contract header', async () => {
+    it('over a real socket, a missing or repeated Host (HTTP/1.1) and an unknown Expect get our 400 and 417 with every contract header', async () => {
       await t.app.listen({ host: '127.0.0.1', port: 0 }).catch(() => undefined); // listening already, from the test above, when it ran
       const { port } = t.app.server.address() as AddressInfo;
       const exchange = (raw: string) => rawExchange(port, raw);
       for (const [raw, status, detail] of [
         ['GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, ERRORS.MISSING_HOST.detail],
+        ['GET /healthz HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\nConnection: close\r\n\r\n', 400, ERRORS.DUPLICATE_HOST.detail],
         ['GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n', 417, ERRORS.EXPECTATION_FAILED.detail],
       ] as const) {
         const reply = await exchange(raw);
