@@ -33,8 +33,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     // PostgreSQL classes 08 (connection exception), 53 (insufficient resources), 57P (operator intervention);
     // and what a new connection meets when the database was switched off under the app: 3D000 (it was
     // dropped), 28xxx (the role may no longer log in), 55000 (it accepts no connections). None of these
-    // comes from a fault in one of our queries.
-    if (/^(08|53|57P|3D000|28|55000)/.test(e.code)) return true;
+    // comes from a fault in one of our queries. 57014 is our statement_timeout cancelling a statement
+    // that waited too long (a lock held by a stuck transaction, an overloaded server): it races the
+    // client's own query timeout ("Query read timeout", below), and both are the same outage.
+    if (/^(08|53|57P|57014|3D000|28|55000)/.test(e.code)) return true;
   }
   const message = e?.message ?? '';
   return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED|Client has encountered a connection error|database is closed|driver has already been destroyed/i.test(message);

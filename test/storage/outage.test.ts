@@ -168,6 +168,16 @@ describe.skipIf(!pgUrl)('database outage on postgres, through a TCP proxy', () =
     await expectRecovery();
   });
 
+  it('a statement the server cancels at its statement_timeout (a lock held too long) is an outage, as the client\'s own timeout is', async () => {
+    const cancelled = (await caught(() => storage.handle.db.transaction().execute(async (trx) => {
+      await sql`set local statement_timeout = 50`.execute(trx);
+      await sql`select pg_sleep(2)`.execute(trx);
+    }))) as { code?: string };
+    expect(cancelled.code).toBe('57014');
+    expect(isDatabaseUnavailable(cancelled)).toBe(true);
+    expect(classifyDatabaseError(cancelled)).toMatchObject({ status: 503 });
+  });
+
   it('a unique violation, a syntax error and a foreign-key violation are not outages', async () => {
     const u = await storage.users.create({ username: 'dup', email: 'dup@example.test', fullName: null, passwordHash: 'h', role: 'user' }, 1);
     const dup = await caught(() => storage.users.create({ username: 'DUP', email: 'other@example.test', fullName: null, passwordHash: 'h', role: 'user' }, 1));
