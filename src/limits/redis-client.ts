@@ -53,6 +53,10 @@ export function createRedis(url: string, options: RedisClientOptions = {}): Redi
   // ioredis loads only when REDIS_URL is set: a single instance never pays for it at start-up.
   const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   const client = new RedisClient(url, redisOptions());
+  // Each failure is reported once an outage: ioredis reconnects every few hundred milliseconds, and
+  // a line for each attempt would bury the log (86 lines in 40 s with nothing listening).
+  const reported = new Set<string>();
+  client.on('ready', () => reported.clear());
   // Without a listener, ioredis would log every failed reconnect as an unhandled error event.
   client.on('error', (err: Error) => {
     // ioredis reports a refused SELECT (the URL's database number is beyond the server's
@@ -62,6 +66,8 @@ export function createRedis(url: string, options: RedisClientOptions = {}): Redi
       refusedDatabases.set(client, err.message);
       client.disconnect(true);
     }
+    if (reported.has(err.message)) return;
+    reported.add(err.message);
     options.onError?.(err);
   });
   boundCommands(client);

@@ -66,4 +66,32 @@ describe.skipIf(!redisAvailable)('the product Redis connection', () => {
     }
     await until(() => proxied.ping().catch(() => 'down'), (r) => r === 'PONG', 10_000, 'connection back after the restore');
   });
+
+  it('an outage is reported once per kind of failure, not once per reconnect attempt; the next outage is reported again', async () => {
+    const through = await proxiedRedis();
+    const errors: string[] = [];
+    let reconnects = 0;
+    const watched = createRedis(through.url, { onError: (err) => errors.push(err.message) });
+    watched.on('reconnecting', () => { reconnects += 1; });
+    try {
+      await until(async () => watched.status, (s) => s === 'ready', 5000, 'connection ready');
+      for (const outage of [1, 2]) {
+        await through.proxy.cut('refuse');
+        const before = reconnects;
+        await until(async () => reconnects - before, (n) => n >= 4, 10_000, `four reconnect attempts in outage ${outage}`);
+        expect(errors.length, errors.join('\n')).toBeGreaterThan(0);
+        // Every message at most once however many attempts failed with it.
+        expect(new Set(errors).size, errors.join('\n')).toBe(errors.length);
+        expect(errors.length).toBeLessThan(reconnects - before);
+        await through.proxy.restore();
+        await until(async () => watched.status, (s) => s === 'ready', 10_000, `ready after outage ${outage}`);
+        if (outage === 1) errors.length = 0;
+      }
+      // The second outage said so too, after the first's lines were cleared.
+      expect(errors.length).toBeGreaterThan(0);
+    } finally {
+      watched.disconnect();
+      await through.proxy.close();
+    }
+  });
 });
