@@ -34,7 +34,10 @@ export async function startServer(env: Env): Promise<Running> {
   ]);
   // Which variable to check, for the one line a failed start prints.
   const storageVariable = env.DATABASE_URL ? 'DATABASE_URL' : 'DATA_DIR';
-  const storage = await openStorage(config.databaseUrl).catch((err: unknown) => {
+  // Faults found off any request (a pooled PostgreSQL connection lost, the SQLite file gone from its
+  // path) go to the app's log, which exists once the app does.
+  let reportBackground: ((err: Error) => void) | undefined;
+  const storage = await openStorage(config.databaseUrl, { onBackgroundError: (err) => reportBackground?.(err) }).catch((err: unknown) => {
     throw new StartupFault(storageVariable, err);
   });
   let app: GatehouseApp;
@@ -44,6 +47,7 @@ export async function startServer(env: Env): Promise<Running> {
     await storage.close();
     throw err;
   }
+  reportBackground = (err) => app.log.warn({ err: err.message }, 'database connection error');
   app.addHook('onClose', () => storage.close());
   for (const warning of warnings) app.log.warn(warning);
   try {

@@ -1,6 +1,6 @@
 // Opens the database named by DATABASE_URL: SQLite (WAL, foreign keys on) or PostgreSQL (a pool
 // with short timeouts so an outage becomes a quick 503, never a hang).
-import { chmodSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type SqliteDatabase from 'better-sqlite3';
@@ -59,10 +59,10 @@ function sqliteFile(url: string): string {
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): DatabaseHandle {
-  return dialectOf(url) === 'sqlite' ? openSqlite(url) : openPostgres(url, options);
+  return dialectOf(url) === 'sqlite' ? openSqlite(url, options) : openPostgres(url, options);
 }
 
-function openSqlite(url: string): DatabaseHandle {
+function openSqlite(url: string, options: OpenOptions): DatabaseHandle {
   const file = sqliteFile(url);
   if (file !== ':memory:') makeDirectory(dirname(file));
   const native = new (loadSqlite())(file);
@@ -74,7 +74,8 @@ function openSqlite(url: string): DatabaseHandle {
   // timer by the dialect (sqlite-lock-wait.ts), never inside the driver call, which would stop the event loop.
   native.pragma('busy_timeout = 0');
   native.pragma('synchronous = NORMAL');
-  const statements = withStatementCache(native);
+  const watch = file === ':memory:' ? undefined : watchFile(file, options.onBackgroundError);
+  const statements = withStatementCache(native, watch);
   const lockWait = new LockWait();
   const db = new Kysely<Database>({ dialect: new LockWaitingSqliteDialect({ database: statements }, lockWait) });
   const readCompiled: CompiledReader = async <R>(query: CompiledQuery<R>, parameters: readonly unknown[]) =>
@@ -85,6 +86,7 @@ function openSqlite(url: string): DatabaseHandle {
     readCompiled,
     async ping() {
       try {
+        if (watch?.gone()) return false;
         native.prepare('select 1').get();
         // Reads go on under another process's write lock (WAL): whether a write could get through is
         // what says the database answers. Our own open transaction holds the lock itself.
@@ -98,8 +100,55 @@ function openSqlite(url: string): DatabaseHandle {
         return false;
       }
     },
-    close: () => db.destroy(),
+    close: () => {
+      watch?.stop();
+      return db.destroy();
+    },
   };
+}
+
+/** How often the database file is looked for at its path: an outage must show within 2 s (CONTRACT, Operations). */
+const FILE_WATCH_MS = 500;
+
+interface FileWatch {
+  /** True while the file at the path is not the one opened (deleted, moved away, replaced). */
+  gone(): boolean;
+  stop(): void;
+}
+
+/**
+ * SQLite keeps writing to a file that was deleted or moved away while open: every write would be
+ * acknowledged and lost at the next start. So the path is checked on a timer, and while it does not
+ * hold the opened file (same device and inode) the database counts as gone: /readyz and every query
+ * answer 503. Moved back, it serves again; a different file put there (a restored backup) is not
+ * written to by this process: it needs a restart, which the log says.
+ */
+function watchFile(file: string, onGone?: (err: Error) => void): FileWatch {
+  const opened = statSync(file);
+  const sameFile = (): boolean => {
+    try {
+      const now = statSync(file);
+      return now.ino === opened.ino && now.dev === opened.dev;
+    } catch {
+      return false;
+    }
+  };
+  let missing = false;
+  const timer = setInterval(() => {
+    const was = missing;
+    missing = !sameFile();
+    if (missing && !was) onGone?.(new Error('the database file is gone from its path (deleted, moved or replaced): every request that needs it answers 503 until it is back, or until a restart opens what is there'));
+  }, FILE_WATCH_MS);
+  timer.unref();
+  return {
+    gone: () => missing,
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** What a query meets while the database file is gone: an outage (SQLITE_CANTOPEN), a 503. */
+function fileGoneError(): Error {
+  return Object.assign(new Error('the database file is no longer at its path'), { code: 'SQLITE_CANTOPEN' });
 }
 
 /**
@@ -107,12 +156,14 @@ function openSqlite(url: string): DatabaseHandle {
  * (docs/benchmarks.md). The repositories' SQL is a small fixed set, so each text is prepared once.
  * Safe because Kysely runs statements to completion (`all`/`run`) on one connection in turn.
  */
-function withStatementCache(native: SqliteDatabase.Database, limit = 500): SqliteDatabase.Database {
+function withStatementCache(native: SqliteDatabase.Database, watch?: FileWatch, limit = 500): SqliteDatabase.Database {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return new Proxy(native, {
     get(target, property, receiver) {
       if (property !== 'prepare') return Reflect.get(target, property, receiver);
       return (sql: string) => {
+        // Every query (Kysely's and the compiled reads) is prepared here first.
+        if (watch?.gone()) throw fileGoneError();
         let statement = cache.get(sql);
         if (!statement) {
           statement = target.prepare(sql);

@@ -2,6 +2,7 @@
 // every request that needs the database answer a bare 503 fast, and the same process recovers.
 // Also: isDatabaseUnavailable on the errors those outages really raise, and on ones it must not claim.
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, renameSync } from 'node:fs';
 import { setTimeout as pause } from 'node:timers/promises';
 import { sql } from 'kysely';
 import SqliteDatabase from 'better-sqlite3';
@@ -11,6 +12,7 @@ import { classifyDatabaseError, createStorage, isDatabaseUnavailable, openStorag
 import { testApp, type TestApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/config.js';
 import { databaseTargets, type TestStorage, withAdmin } from '../helpers/databases.js';
+import { until } from '../helpers/poll.js';
 import { startTcpProxy, type CutMode, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const pgUrl = process.env.TEST_DATABASE_URL;
@@ -379,5 +381,55 @@ describe('a SQLite database locked by another process', () => {
     expect((await timed('GET', '/readyz')).res.statusCode).toBe(200);
     expect((await timed('POST', '/test/write')).res.statusCode).toBe(200);
     expect((await timed('POST', '/test/transaction')).res.statusCode).toBe(200);
+  });
+});
+
+// The SQLite file deleted or moved away while open: SQLite would go on writing to it, every write
+// acknowledged and gone at the next start. Within 2 s every request that needs the database and
+// /readyz answer 503; moved back, it serves again; a different file at the path is never written to.
+describe('a SQLite database file gone from its path', () => {
+  let t: TestApp;
+  let file: string;
+  const event = { time: 1, action: 'logout', userId: null, ip: null, userAgent: null, requestId: null, outcome: 'success' as const, details: null };
+  beforeAll(async () => {
+    file = `${tempDir()}/moved.db`;
+    const url = `sqlite:${file}`;
+    const storage = Object.assign(await openStorage(url), { url });
+    t = await testApp({
+      storage,
+      routes: (app) => {
+        app.post('/test/write', async () => {
+          await storage.audit.insert(event);
+          return { written: true };
+        });
+      },
+    });
+  });
+  afterAll(() => t?.close());
+
+  const status = async (method: 'GET' | 'POST', url: string) => (await t.app.inject({ method, url })).statusCode;
+
+  it('moved away: writes and /readyz 503 within 2 s, /healthz 200; moved back: serves again', async () => {
+    expect(await status('POST', '/test/write')).toBe(200);
+    renameSync(file, `${file}.away`);
+    const movedAt = performance.now();
+    await until(() => status('POST', '/test/write'), (s) => s === 503, 2000, 'writes refused once the file is gone');
+    expect(await status('GET', '/readyz')).toBe(503);
+    expect(await status('GET', '/healthz')).toBe(200);
+    expect(performance.now() - movedAt).toBeLessThan(2000);
+    const refused = await t.app.inject({ method: 'POST', url: '/test/write' });
+    expect(refused.json()).toEqual({ detail: 'Service temporarily unavailable' });
+    expect(refused.body).not.toMatch(LEAKS);
+
+    renameSync(`${file}.away`, file);
+    await until(() => status('POST', '/test/write'), (s) => s === 200, 2000, 'writes again once the file is back');
+    expect(await status('GET', '/readyz')).toBe(200);
+  });
+
+  it('replaced by another file (a copy put at the path): never written to, 503 until a restart opens it', async () => {
+    copyFileSync(file, `${file}.copy`);
+    renameSync(`${file}.copy`, file);
+    await until(() => status('POST', '/test/write'), (s) => s === 503, 2000, 'writes refused once the file is replaced');
+    expect(await status('GET', '/readyz')).toBe(503);
   });
 });
