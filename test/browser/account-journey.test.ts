@@ -15,6 +15,38 @@ beforeAll(async () => {
 });
 afterAll(() => browser?.close());
 
+describe('a form swapped in place whose fields something outside the page styled', () => {
+  let s: ServedApp;
+  beforeAll(async () => {
+    s = await serveApp();
+  });
+  afterAll(() => s.close());
+
+  it('shows its errors with no CSP violation: htmx never copies a style attribute across the swap', async () => {
+    const context = await newContext(browser);
+    const { page, watch } = await watchedPage(context);
+    await page.goto(`${s.origin}/register`);
+    // Autofill and extensions restyle fields through the CSSOM, which leaves a style attribute
+    // behind; htmx's default settle would set it again with setAttribute, which the page CSP refuses.
+    await page.evaluate(() => {
+      for (const id of ['register-email', 'register-username']) {
+        const field = document.getElementById(id)!;
+        field.style.setProperty('color', 'black');
+        field.style.removeProperty('color');
+      }
+    });
+    expect(await page.getByLabel('Email').getAttribute('style')).toBe('');
+    await page.getByLabel('Email').fill('not-an-email');
+    await page.getByLabel('Username').fill('styled');
+    await page.getByLabel('Password').fill('password');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await eventually(() => page.getByLabel('Email').getAttribute('aria-invalid')).toBe('true');
+    await settled(page);
+    await watch.expectClean();
+    await context.close();
+  });
+});
+
 describe('sign up → sign in → edit profile → change password → sign out', () => {
   let s: ServedApp;
   beforeAll(async () => {

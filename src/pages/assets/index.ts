@@ -40,9 +40,13 @@ export const PAGE_ASSETS: readonly Asset[] = [
  * swapped content, no injected indicator <style>, no page snapshots in localStorage, requests to
  * this origin only; and 4xx answers are swapped like any other, since that is how forms show their
  * errors — not flagged as errors, which only made htmx log each one to the console. 5xx still are.
+ * Settling copies class and size across a swap, never `style`: a field autofill or an extension
+ * restyled carries a style attribute, which htmx would set again with setAttribute — an inline style
+ * the page CSP refuses (a violation in the console on every form error).
  */
 export const HTMX_CONFIG = {
   allowEval: false,
+  attributesToSettle: ['class', 'width', 'height'],
   allowScriptTags: false,
   includeIndicatorStyles: false,
   selfRequestsOnly: true,
