@@ -302,5 +302,12 @@ describe('signing in through the page with two-factor on', () => {
     // Asking for the code is not a failure, and the code-only posts were never tried as passwords.
     const { events } = await m.storage.audit.list({ limit: 10, offset: 0, action: 'login.failure' });
     expect(events).toEqual([]);
+    // A code that is refused is said to be refused, not asked for as if none was sent.
+    const fresh = new CookieJar();
+    const wrongCode = totpCode(secret, clock.now()) === '000000' ? '111111' : '000000';
+    const refused = await postForm(m.app, '/login', { username: 'mia', password: PASSWORD, otp: wrongCode, csrf_token: formToken((await getPage(m.app, '/login', fresh)).body) }, fresh, HX);
+    expect(refused.statusCode, refused.body).toBe(401);
+    expect(refused.body).toContain('That two-factor code was not accepted: it is wrong, expired or already used.');
+    expect(refused.body).toContain('name="otp"');
   });
 });

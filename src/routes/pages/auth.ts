@@ -21,6 +21,8 @@ const Token = Type.Optional(Type.String({ maxLength: 200 }));
 const EXPIRED_FORM = 'This form expired or came from another site. Please try again.';
 /** The two-factor step: the password is never echoed into the page, so it is asked for again, and said so. */
 const MFA_STEP = 'A valid two-factor code is required. Enter your password again, and the code from your authenticator app.';
+/** The code step answered with a code that was refused: said as such, not as the step again. */
+const MFA_CODE_REFUSED = 'That two-factor code was not accepted: it is wrong, expired or already used. Enter your password again, and a new code from your authenticator app (or an unused recovery code).';
 
 const LoginForm = Type.Object({
   username: Type.String({ maxLength: 320 }),
@@ -88,7 +90,8 @@ export const authPages: FastifyPluginAsync<PageRouteOptions> = async (app, optio
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
       reply.headers(err.headers);
       const mfa = err.code === 'MFA_REQUIRED';
-      return showLogin(request, reply, err.status, { next, username, error: mfa ? MFA_STEP : err.detail, otpRequired: mfa });
+      const error = mfa ? (otp === undefined ? MFA_STEP : MFA_CODE_REFUSED) : err.detail;
+      return showLogin(request, reply, err.status, { next, username, error, otpRequired: mfa });
     }
   });
 
