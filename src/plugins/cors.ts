@@ -11,7 +11,14 @@ export interface CorsOptions {
 }
 
 export const CORS_METHODS = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'] as const;
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'X-API-Key', 'X-CSRF-Token', 'X-Request-ID'];
+/**
+ * The request headers an allowed origin's page may send: the API's own, and the ones htmx adds to
+ * every request (a page on an allowed origin driving the API with htmx would otherwise fail its preflight).
+ */
+const ALLOWED_HEADERS = [
+  'Authorization', 'Content-Type', 'X-API-Key', 'X-CSRF-Token', 'X-Request-ID',
+  'HX-Request', 'HX-Current-URL', 'HX-Target', 'HX-Trigger', 'HX-Trigger-Name', 'HX-Boosted', 'HX-Prompt', 'HX-History-Restore-Request',
+];
 const EXPOSED_HEADERS = ['X-Total-Count', 'X-Request-ID', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 
 /**

@@ -63,6 +63,8 @@ describe('CORS for the default ALLOWED_ORIGINS', () => {
     for (const unused of ['put', 'trace', 'track', 'connect', '*']) expect(methods).not.toContain(unused);
     const headers = list(res.headers['access-control-allow-headers']);
     for (const h of ['content-type', 'authorization', 'x-api-key', 'x-csrf-token']) expect(headers).toContain(h);
+    // An htmx page on an allowed origin sends these on every request.
+    for (const h of ['hx-request', 'hx-current-url', 'hx-target', 'hx-trigger']) expect(headers).toContain(h);
     expect(headers).not.toContain('*');
   });
 
