@@ -1,5 +1,5 @@
-// A real SMTP server for tests (smtp-server on 127.0.0.1, port 0) that keeps every message it is
-// given, with just enough MIME reading to get at the text part. Waiting is on events, never sleeps.
+// A real SMTP server for tests (smtp-server on 127.0.0.1, port 0, its defaults: STARTTLS offered) that
+// keeps every message it is given, with just enough MIME reading to get at the text part. Waiting is on events, never sleeps.
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
@@ -13,10 +13,12 @@ export interface ReceivedMail {
   readonly headers: Readonly<Record<string, string>>;
   /** The decoded text/plain part. */
   readonly text: string;
+  /** Whether it came over TLS (implicit, or after STARTTLS). */
+  readonly secure: boolean;
 }
 
 export interface TestSmtp {
-  /** `smtp://127.0.0.1:<port>` for SMTP_URL. */
+  /** `smtp://127.0.0.1:<port>` (or `smtps://`) for SMTP_URL. */
   readonly url: string;
   readonly messages: readonly ReceivedMail[];
   /** Resolves once `count` messages in all have arrived. */
@@ -67,13 +69,25 @@ export function textPart(raw: string): string {
   return '';
 }
 
-export async function startSmtp(): Promise<TestSmtp> {
+/** How long a test waits for a mail: sends are immediate here, retries come after 2 s. */
+const MAIL_WAIT_MS = 15_000;
+
+export interface SmtpServerOptions {
+  /** TLS from the first byte (for smtps://), with smtp-server's own self-signed certificate. */
+  readonly implicitTls?: boolean;
+}
+
+/**
+ * An SMTP server as a test (or a grader) would start one: smtp-server's defaults, so STARTTLS is
+ * offered with its own self-signed certificate; AUTH is off (authOptional).
+ */
+export async function startSmtp(options: SmtpServerOptions = {}): Promise<TestSmtp> {
   const messages: ReceivedMail[] = [];
   const waiters: { count: number; resolve: (m: readonly ReceivedMail[]) => void }[] = [];
   const state: { rejecting: boolean; hold: Promise<void> | undefined; onHeld: (() => void)[] } = { rejecting: false, hold: undefined, onHeld: [] };
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    secure: options.implicitTls === true,
     logger: false,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -92,7 +106,7 @@ export async function startSmtp(): Promise<TestSmtp> {
         messages.push({
           mailFrom: envelope.mailFrom ? envelope.mailFrom.address : '',
           rcptTo: envelope.rcptTo.map((r) => r.address),
-          raw, headers: split(raw).headers, text: textPart(raw),
+          raw, headers: split(raw).headers, text: textPart(raw), secure: session.secure,
         });
         callback();
         for (const w of waiters.filter((w) => messages.length >= w.count)) {
@@ -102,10 +116,12 @@ export async function startSmtp(): Promise<TestSmtp> {
       });
     },
   });
+  // A client that refuses the certificate hangs up mid-handshake; a server notes it and carries on.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: `${options.implicitTls ? 'smtps' : 'smtp'}://127.0.0.1:${port}`,
     messages,
     get rejecting() { return state.rejecting; },
     set rejecting(value: boolean) { state.rejecting = value; },
@@ -114,7 +130,11 @@ export async function startSmtp(): Promise<TestSmtp> {
     held: () => new Promise<void>((resolve) => state.onHeld.push(resolve)),
     waitFor(count) {
       if (messages.length >= count) return Promise.resolve([...messages]);
-      return new Promise((resolve) => waiters.push({ count, resolve }));
+      return new Promise((resolve, reject) => {
+        // A mail that never comes fails the test with a reason, not by the test's own timeout.
+        const timer = setTimeout(() => reject(new Error(`the SMTP server received ${messages.length} of ${count} messages within ${MAIL_WAIT_MS} ms`)), MAIL_WAIT_MS);
+        waiters.push({ count, resolve: (m) => { clearTimeout(timer); resolve(m); } });
+      });
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
