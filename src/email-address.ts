@@ -21,3 +21,14 @@ const EMAIL_SHAPE = fullFormats.email as RegExp;
 export function isEmailAddress(address: string): boolean {
   return withinEmailLengths(address) && EMAIL_SHAPE.test(address);
 }
+
+/**
+ * The address as it is kept and mailed to: the domain in lower case (domains are case-insensitive,
+ * and mail software lower-cases them on the way out, so a `To:` would not match what the user JSON
+ * shows), the local part exactly as given (RFC 5321 lets it be case-sensitive). As FastAPI's EmailStr
+ * normalises it.
+ */
+export function normalizeEmail(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? address : address.slice(0, at + 1) + address.slice(at + 1).toLowerCase();
+}

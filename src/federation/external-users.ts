@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { TokenRejected } from '../crypto/access-tokens.js';
 import { UniqueViolationError, type Storage, type User } from '../storage/index.js';
 import type { ExternalIdentity } from './identity.js';
-import { isEmailAddress } from '../email-address.js';
+import { isEmailAddress, normalizeEmail } from '../email-address.js';
 
 /**
  * The password hash of a user made from an external identity. The hasher verifies only `$argon2…`
@@ -68,7 +68,7 @@ export class ExternalUsers {
     // One transaction: a user without its link would be an orphan nobody can sign in as.
     return storage.transaction(async (repos) => {
       const user = await repos.users.create({
-        username, email, fullName: identity.name ?? null, passwordHash: unusablePasswordHash(), role: 'user',
+        username, email: normalizeEmail(email), fullName: identity.name ?? null, passwordHash: unusablePasswordHash(), role: 'user',
       }, now());
       if (!(await repos.identities.link(identity.issuer.issuer, identity.subject, user.id, now()))) throw new LinkRace();
       return user;

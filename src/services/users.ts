@@ -2,7 +2,7 @@
 // Role changes and deactivation take effect at once on tokens already issued.
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { passwordProblem, type PolicyOptions } from '../crypto/password-policy.js';
-import { isEmailAddress } from '../email-address.js';
+import { isEmailAddress, normalizeEmail } from '../email-address.js';
 import { HttpError, invalid } from '../errors/http-error.js';
 import type { RevocationStore } from '../limits/revocations.js';
 import { UniqueViolationError, type Role, type Storage, type User, type UserProfile } from '../storage/index.js';
@@ -73,7 +73,7 @@ export class UserService {
     this.checkPassword(input.password, input, 'password');
     const passwordHash = await this.o.hasher.hash(input.password);
     return this.o.storage.users.create({
-      username: input.username, email: input.email, fullName: input.fullName ?? null, passwordHash, role,
+      username: input.username, email: normalizeEmail(input.email), fullName: input.fullName ?? null, passwordHash, role,
     }, this.o.now()).catch(async (err: unknown) => {
       // Both taken: which unique index fires first differs between SQLite and PostgreSQL; the
       // answer does not (the username, as the form asks for it first).
@@ -95,7 +95,8 @@ export class UserService {
   /** Profile edit: a new email needs the right current password (403 otherwise); nothing changes on refusal. */
   async updateProfile(userId: number, patch: ProfilePatch, ctx: RequestContext): Promise<User> {
     const user = await this.current(userId);
-    const emailChanges = patch.email !== undefined && patch.email !== user.email;
+    const email = patch.email === undefined ? undefined : normalizeEmail(patch.email);
+    const emailChanges = email !== undefined && email !== user.email;
     // A current_password that is sent is checked even where none is needed: a client that sends
     // one expects it to count, and a wrong one must not pass silently.
     if (emailChanges || patch.currentPassword !== undefined) {
@@ -105,7 +106,7 @@ export class UserService {
     if (!emailChanges && patch.fullName === undefined) return user;
     const now = this.o.now();
     const updated = await this.o.storage.users.update(userId, {
-      ...(emailChanges ? { email: patch.email } : {}),
+      ...(emailChanges ? { email } : {}),
       ...(patch.fullName !== undefined ? { fullName: patch.fullName } : {}),
     }, now).catch(conflict);
     // A reset link mailed to the old address must not outlive the move away from that mailbox.

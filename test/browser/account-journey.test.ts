@@ -28,13 +28,11 @@ describe('a form swapped in place whose fields something outside the page styled
     await page.goto(`${s.origin}/register`);
     // Autofill and extensions restyle fields through the CSSOM, which leaves a style attribute
     // behind; htmx's default settle would set it again with setAttribute, which the page CSP refuses.
-    await page.evaluate(() => {
-      for (const id of ['register-email', 'register-username']) {
-        const field = document.getElementById(id)!;
-        field.style.setProperty('color', 'black');
-        field.style.removeProperty('color');
-      }
-    });
+    await page.evaluate(`for (const id of ['register-email', 'register-username']) {
+      const field = document.getElementById(id);
+      field.style.setProperty('color', 'black');
+      field.style.removeProperty('color');
+    }`);
     expect(await page.getByLabel('Email').getAttribute('style')).toBe('');
     await page.getByLabel('Email').fill('not-an-email');
     await page.getByLabel('Username').fill('styled');

@@ -22,7 +22,7 @@ for (const target of databaseTargets) {
       const user = res.json<UserJson>();
       expect(Object.keys(user).sort()).toEqual(USER_KEYS);
       expect(user).toEqual({
-        id: expect.any(Number), username: 'Alice', email: 'Alice@Example.com', full_name: 'Alice Liddell',
+        id: expect.any(Number), username: 'Alice', email: 'Alice@example.com', full_name: 'Alice Liddell',
         role: 'user', is_active: true, mfa_enabled: false, created_at: expect.any(String),
       });
       expect(new Date(user.created_at).toISOString()).toBe(user.created_at);
@@ -38,6 +38,21 @@ for (const target of databaseTargets) {
       expect(res.json()).toMatchObject({ username: 'bob', full_name: null, role: 'user' });
       expect((await login(t.app, 'bob')).statusCode).toBe(200);
       expect((await login(t.app, 'BOB@example.COM')).statusCode).toBe(200);
+    });
+
+    it('the email is kept with its domain in lower case and its local part as given (as EmailStr normalises it), and mailed so', async () => {
+      const res = await registerRaw(t.app, { email: 'Carol.Mixed@Example.COM', username: 'carol_mixed', password: PASSWORD });
+      expect(res.statusCode, res.body).toBe(201);
+      expect(res.json().email).toBe('Carol.Mixed@example.com');
+      expect((await login(t.app, 'carol.mixed@EXAMPLE.com')).statusCode).toBe(200);
+      const token = (await login(t.app, 'carol_mixed')).json().access_token as string;
+      const moved = await t.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: { authorization: `Bearer ${token}` }, payload: { email: 'Carol@New.Example', current_password: PASSWORD } });
+      expect(moved.statusCode, moved.body).toBe(200);
+      expect(moved.json().email).toBe('Carol@new.example');
+      // The same address in another spelling of its domain is no change at all: no password needed.
+      const same = await t.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: { authorization: `Bearer ${token}` }, payload: { email: 'Carol@NEW.example' } });
+      expect(same.statusCode, same.body).toBe(200);
+      expect(same.json().email).toBe('Carol@new.example');
     });
 
     it('409 for a username taken in another case, and nothing is created', async () => {
