@@ -179,6 +179,8 @@ export class UserService {
         // one): reactivating the account must not bring back a session or a key that may be why it
         // was switched off. The owner makes new ones.
         announceSessions = await this.o.sessions.endAllSessions(repos, targetId, 'deactivated');
+        // So do the reset links mailed before: none may set a password once the account is back.
+        await repos.passwordResets.invalidateForUser(targetId, now);
         const revoked = await repos.apiKeys.revokeAllForUser(targetId, now);
         if (revoked > 0) await record('apikey.revoke', ctx, { ...audit, details: { count: revoked, reason: 'deactivated', by: ctx.actorId } });
         if (deactivates) await record('user.deactivate', ctx, { ...audit, details: { by: ctx.actorId } });

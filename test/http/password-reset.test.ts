@@ -9,7 +9,7 @@ import { openStorage } from '../../src/storage/index.js';
 import { tempDir } from '../helpers/config.js';
 import { until } from '../helpers/poll.js';
 import type { TestApp } from '../helpers/app.js';
-import { PASSWORD, authApp, expectDeadRefresh, expectInvalidToken, login, me, refresh, register, tokenFor } from '../helpers/auth.js';
+import { PASSWORD, authApp, expectDeadRefresh, expectInvalidToken, login, me, refresh, register, registerAdmin, tokenFor } from '../helpers/auth.js';
 import { databaseTargets } from '../helpers/databases.js';
 import { resetLinkToken, startSmtp, type ReceivedMail, type TestSmtp } from '../helpers/smtp.js';
 
@@ -132,6 +132,20 @@ for (const target of databaseTargets) {
       expect((await login(t.app, 'mover')).statusCode).toBe(200);
       // The new mailbox can ask for a link of its own.
       expect((await confirm(tokenOf(await resetMail('mover.new@example.com')))).statusCode).toBe(204);
+    });
+
+    it('a link dies with a deactivation: reactivating the account does not bring it back', async () => {
+      const admin = await registerAdmin(t.app, 'resetkeeper');
+      const adminToken = (await tokenFor(t.app, admin.username)).access_token;
+      const user = await register(t.app, { username: 'suspended', email: 'suspended@example.com' });
+      const token = tokenOf(await resetMail('suspended@example.com'));
+      const setActive = (isActive: boolean) => t.app.inject({
+        method: 'PATCH', url: `/api/v1/admin/users/${user.id}`, headers: { authorization: `Bearer ${adminToken}` }, payload: { is_active: isActive },
+      });
+      expect((await setActive(false)).statusCode).toBe(200);
+      expect((await setActive(true)).statusCode).toBe(200);
+      expect((await confirm(token)).statusCode).toBe(400);
+      expect((await login(t.app, 'suspended')).statusCode).toBe(200);
     });
 
     it('a reset kills the other links still outstanding', async () => {
