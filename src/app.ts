@@ -140,7 +140,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(rateLimit, { groups: rateLimitGroups(config, redis, config.redisKeyPrefix) });
   await app.register(contentTypes);
   await app.register(formbody, { bodyLimit: config.maxBodyBytes });
-  await app.register(openapi, { version: VERSION, tokenUrl: '/api/v1/auth/token' });
+  await app.register(openapi, { version: VERSION, tokenUrl: '/api/v1/auth/token', apiPrefix: API_PREFIX, httpsOnly: config.isProduction });
 
   const services = await createServices({ config, storage, clock, log: app.log, redis, ...deps.services });
   app.decorate('gatehouse', services);

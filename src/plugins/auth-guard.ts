@@ -55,6 +55,13 @@ declare module 'fastify' {
   }
 }
 
+const SCOPES_OF_GUARD = new WeakMap<object, readonly string[]>();
+
+/** The scopes a `requireScopes(...)` hook demands (the OpenAPI document lists them per operation); undefined for any other hook. */
+export function scopesRequiredBy(hook: unknown): readonly string[] | undefined {
+  return typeof hook === 'function' ? SCOPES_OF_GUARD.get(hook) : undefined;
+}
+
 export const authGuard = fp<AuthGuardOptions>(
   async (app: FastifyInstance, options) => {
     if (typeof options.authenticate !== 'function') throw new TypeError('authGuard: option "authenticate" must be a function');
@@ -96,11 +103,15 @@ export const authGuard = fp<AuthGuardOptions>(
       const principal = await authenticated(request);
       if (!roles.some((r) => principal.roles.includes(r))) throw new HttpError('INSUFFICIENT_PERMISSIONS');
     });
-    app.decorate('requireScopes', (...scopes: string[]): onRequestAsyncHookHandler => async (request) => {
-      const principal = await authenticated(request);
-      if (scopes.every((s) => principal.scopes.has(s))) return;
-      // RFC 6750 §3.1: the challenge names the error and the scope the route needs.
-      throw new HttpError('INSUFFICIENT_SCOPE', { headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"` } });
+    app.decorate('requireScopes', (...scopes: string[]): onRequestAsyncHookHandler => {
+      const guard: onRequestAsyncHookHandler = async (request) => {
+        const principal = await authenticated(request);
+        if (scopes.every((s) => principal.scopes.has(s))) return;
+        // RFC 6750 §3.1: the challenge names the error and the scope the route needs.
+        throw new HttpError('INSUFFICIENT_SCOPE', { headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"` } });
+      };
+      SCOPES_OF_GUARD.set(guard, scopes);
+      return guard;
     });
   },
   { name: 'gatehouse-auth-guard', fastify: '5.x' },

@@ -3,10 +3,15 @@
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { scopesRequiredBy } from './auth-guard.js';
 
 export interface OpenApiOptions {
   readonly version: string;
   readonly tokenUrl: string;
+  /** Routes under this prefix are the API: rate-limited, and refused over plain HTTP with `httpsOnly`. */
+  readonly apiPrefix?: string;
+  /** Production: plain-HTTP API requests answer 400 "HTTPS required". */
+  readonly httpsOnly?: boolean;
 }
 
 const DETAIL = { type: 'object', properties: { detail: { type: 'string' } }, required: ['detail'] };
@@ -14,6 +19,26 @@ const BODY_ERRORS = {
   413: { description: 'Request body too large (MAX_BODY_BYTES)', ...DETAIL },
   415: { description: 'Unsupported Media Type', ...DETAIL },
 };
+/** What any API route may answer besides its own: the rate limit, an outage, plain HTTP in production. */
+const RATE_LIMITED = { description: 'Too many requests from this client (Retry-After and RateLimit-* say when to retry)', ...DETAIL };
+const UNAVAILABLE = { description: 'A database or Redis this request needs is not answering', ...DETAIL };
+const HTTPS_REQUIRED = { description: 'HTTPS required (production, a plain-HTTP request)', ...DETAIL };
+
+type SecurityRequirement = Record<string, readonly string[]>;
+
+/** The route's `security` with the scopes its requireScopes hooks demand listed on the OAuth2 scheme, as FastAPI lists them. */
+function withScopes(security: unknown, onRequest: unknown): unknown {
+  const scopes = [...new Set([onRequest].flat().flatMap((hook) => scopesRequiredBy(hook) ?? []))];
+  if (!Array.isArray(security) || scopes.length === 0) return security;
+  return (security as SecurityRequirement[]).map((requirement) => Object.fromEntries(Object.entries(requirement)
+    .map(([scheme, listed]) => [scheme, scheme === 'OAuth2PasswordBearer' ? [...new Set([...listed, ...scopes])] : listed])));
+}
+
+/** A route that takes no body (`NoFields`): its JSON `{}` is optional, not a required request body. */
+function takesNoBody(requestBody: { content?: Record<string, { schema?: { properties?: object; additionalProperties?: unknown } }> }): boolean {
+  const schemas = Object.values(requestBody.content ?? {}).map((media) => media.schema);
+  return schemas.length > 0 && schemas.every((schema) => schema?.additionalProperties === false && Object.keys(schema.properties ?? {}).length === 0);
+}
 
 export const openapi = fp<OpenApiOptions>(
   async (app: FastifyInstance, options) => {
@@ -27,8 +52,26 @@ export const openapi = fp<OpenApiOptions>(
         // What the content-types plugin and the body limit answer every route that reads a body.
         const withBody = (schema as { body?: unknown } | undefined)?.body !== undefined;
         const response = (schema as { response?: Record<string, unknown> } | undefined)?.response;
-        const documented = withBody && response ? { response: { ...BODY_ERRORS, ...response } } : {};
-        return { schema: { ...schema, ...documented, operationId } as typeof schema, url };
+        const underApi = options.apiPrefix !== undefined && url.startsWith(options.apiPrefix);
+        const common = underApi ? {
+          ...(route.config?.rateLimit === false ? {} : { 429: RATE_LIMITED }),
+          503: UNAVAILABLE,
+          ...(options.httpsOnly ? { 400: HTTPS_REQUIRED } : {}),
+        } : {};
+        // The route's own answers win over the common ones (its own 400, its own 429 wording).
+        const documented = response ? { response: { ...common, ...(withBody ? BODY_ERRORS : {}), ...response } } : {};
+        const security = withScopes((schema as { security?: unknown } | undefined)?.security, route.onRequest);
+        return { schema: { ...schema, ...documented, ...(security ? { security } : {}), operationId } as typeof schema, url };
+      },
+      transformObject: (document) => {
+        if (!('openapiObject' in document)) return document.swaggerObject;
+        const { openapiObject } = document;
+        for (const operations of Object.values(openapiObject.paths ?? {})) {
+          for (const operation of Object.values(operations as Record<string, { requestBody?: { required?: boolean } }>)) {
+            if (operation?.requestBody && takesNoBody(operation.requestBody as never)) operation.requestBody.required = false;
+          }
+        }
+        return openapiObject;
       },
       openapi: {
         openapi: '3.1.0',

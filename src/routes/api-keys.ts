@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { onRequestAsyncHookHandler } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { HttpError } from '../errors/http-error.js';
+import { SCOPES } from '../services/scopes.js';
 import type { ApiKey } from '../storage/index.js';
 import { contextOf } from './context.js';
 import { AUTH_ERRORS, BEARER, Detail, IdParams, NoFields, absentBodyAsEmpty } from './schemas.js';
@@ -16,8 +17,8 @@ export const rejectApiKeys: onRequestAsyncHookHandler = async (request) => {
 
 const NewKey = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100 }),
-  // Names are checked by the service: an unknown scope and one beyond the role are both 422 on the item.
-  scopes: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 10 }),
+  // One of the three (documented as such); one beyond the owner's role is the service's 422 on the item.
+  scopes: Type.Array(Type.Union(SCOPES.map((scope) => Type.Literal(scope))), { minItems: 1, maxItems: 10 }),
   expires_in_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
 }, { additionalProperties: false });
 

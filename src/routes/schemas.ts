@@ -9,6 +9,12 @@ export const Username = Type.String({ pattern: USERNAME_PATTERN, minLength: 3, m
 export const Email = Type.String({ format: 'email', maxLength: MAX_EMAIL_LENGTH });
 /** The policy (length, common list, similarity) is checked by the service; this only bounds the size. */
 export const Password = Type.String({ minLength: 1, maxLength: 1024 });
+/** A password being set: the policy (docs) is checked by the service, whose 422s name each rule. */
+export const NewPassword = Type.String({
+  minLength: 1, maxLength: 1024,
+  description: 'At least PASSWORD_MIN_LENGTH (default 8) and at most 128 characters, not on the common-password list, '
+    + 'and neither containing nor equal to the username or email; otherwise 422 naming the rule',
+});
 export const FullName = Type.Union([Type.String({ maxLength: 200 }), Type.Null()]);
 
 export const UserOut = Type.Object({

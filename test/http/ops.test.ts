@@ -52,6 +52,27 @@ describe('operations endpoints', () => {
     expect(Object.keys(doc.paths['/api/v1/users/me']!.get!.responses)).not.toContain('415');
   });
 
+  it('each operation lists the scopes it needs on the OAuth2 scheme, and the answers every API route may give', async () => {
+    type Op = { security?: Record<string, string[]>[]; responses: Record<string, unknown>; requestBody?: { required?: boolean } };
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, Op>> };
+    const oauthScopes = (op: Op) => op.security?.find((s) => 'OAuth2PasswordBearer' in s)?.OAuth2PasswordBearer;
+    expect(oauthScopes(doc.paths['/api/v1/users/me']!.get!)).toEqual(['profile:read']);
+    expect(oauthScopes(doc.paths['/api/v1/users/me']!.patch!)).toEqual(['profile:write']);
+    expect(oauthScopes(doc.paths['/api/v1/admin/users']!.get!)).toEqual(['admin']);
+    expect(oauthScopes(doc.paths['/api/v1/api-keys']!.post!)).toEqual(['profile:write']);
+    for (const [path, ops] of Object.entries(doc.paths).filter(([path]) => path.startsWith('/api/'))) {
+      for (const [method, op] of Object.entries(ops)) expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['429', '503']));
+    }
+    // Routes that take no body say it is optional (the contract: "body: none").
+    expect(doc.paths['/api/v1/auth/logout']!.post!.requestBody?.required).toBe(false);
+    expect(doc.paths['/api/v1/api-keys/{id}']!.delete!.requestBody?.required).toBe(false);
+    expect(doc.paths['/api/v1/auth/register']!.post!.requestBody?.required).toBe(true);
+    // An API key's scopes are one of the three.
+    const newKey = (doc.paths['/api/v1/api-keys']!.post!.requestBody as unknown as { content: Record<string, { schema: { properties: { scopes: { items: { anyOf: { enum: string[] }[] } } } } }> })
+      .content['application/json']!.schema.properties.scopes.items.anyOf.flatMap((s) => s.enum);
+    expect(newKey).toEqual(['profile:read', 'profile:write', 'admin']);
+  });
+
   it('paging parameters with defaults are documented as optional', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean; schema?: { default?: number } }[] }>> };
     for (const path of ['/api/v1/admin/users', '/api/v1/admin/audit']) {

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { contextOf } from '../context.js';
-import { Detail, Email, Password, ValidationErrorOut } from '../schemas.js';
+import { Detail, Email, NewPassword, ValidationErrorOut } from '../schemas.js';
 import type { RouteOptions } from './tokens.js';
 
 /** The one answer to every reset request, known address or not (OWASP Forgot Password Cheat Sheet). */
@@ -29,7 +29,7 @@ export const passwordResetRoutes: FastifyPluginAsyncTypebox<RouteOptions> = asyn
     config: { rateLimit: 'auth' },
     schema: {
       tags: ['auth'], summary: 'Set a new password with the token from the mail (all sessions end)',
-      body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 500 }), new_password: Password }, { additionalProperties: false }),
+      body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 500 }), new_password: NewPassword }, { additionalProperties: false }),
       response: { 204: Type.Null({ description: 'No Content' }), 400: Detail, 422: ValidationErrorOut, 429: Detail },
     },
   }, async (request, reply) => {

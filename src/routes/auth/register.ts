@@ -1,13 +1,13 @@
 // POST /api/v1/auth/register: a new account with the default role.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Detail, Email, FullName, Password, UserOut, Username, ValidationErrorOut, userJson } from '../schemas.js';
+import { Detail, Email, FullName, NewPassword, UserOut, Username, ValidationErrorOut, userJson } from '../schemas.js';
 import type { RouteOptions } from './tokens.js';
 
 const Registration = Type.Object({
   email: Email,
   username: Username,
-  password: Password,
+  password: NewPassword,
   full_name: Type.Optional(FullName),
 }, { additionalProperties: false });
 

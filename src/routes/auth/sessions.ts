@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HttpError } from '../../errors/http-error.js';
 import { contextOf } from '../context.js';
-import { AUTH_ERRORS, BEARER, Detail, IdParams, NoFields, Password, SessionOut, absentBodyAsEmpty, sessionJson } from '../schemas.js';
+import { AUTH_ERRORS, BEARER, Detail, IdParams, NoFields, Password, NewPassword, SessionOut, absentBodyAsEmpty, sessionJson } from '../schemas.js';
 import { CSRF_HEADER, csrfValid } from '../../plugins/csrf.js';
 import { clearSessionCookies, readCookie } from '../../plugins/session-cookies.js';
 import type { WebRouteOptions } from './login.js';
@@ -89,7 +89,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<WebRouteOptions> = async (
     onRequest: [app.requireUser, app.requireScopes('profile:write')],
     schema: {
       tags: ['auth'], summary: 'Change your password (every other session ends)', security: BEARER,
-      body: Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false }),
+      body: Type.Object({ current_password: Password, new_password: NewPassword }, { additionalProperties: false }),
       response: { 204: NoContent, ...AUTH_ERRORS },
     },
   }, async (request, reply) => {
