@@ -78,6 +78,20 @@ async function newKey(options: AsymmetricKeyRingOptions): Promise<Omit<StoredSig
   };
 }
 
+/**
+ * The signing key's private half, sealed with a key derived from SECRET_KEY. A SECRET_KEY changed
+ * since (a suspected leak, a lost dev secret file) cannot open it: said in one line that names the
+ * variable and the way on, not as the cipher's own "unable to authenticate data".
+ */
+function unsealPrivateJwk(options: AsymmetricKeyRingOptions, key: { kid: string; privateJwk: string }): unknown {
+  try {
+    return JSON.parse(decrypt(options.encryptionKey, key.privateJwk, `signing-key:${key.kid}`));
+  } catch {
+    throw new Error(`SECRET_KEY is not the one the stored ${options.algorithm} signing key ${key.kid} was sealed with: set that SECRET_KEY again, `
+      + 'or run `gatehouse rotate-signing-key` to make a new key (tokens the old one signed keep verifying until they expire)');
+  }
+}
+
 export async function asymmetricKeyRing(options: AsymmetricKeyRingOptions): Promise<KeyRing> {
   let keys: LoadedKey[] = [];
   let active: LoadedKey | undefined;
@@ -94,9 +108,7 @@ export async function asymmetricKeyRing(options: AsymmetricKeyRingOptions): Prom
     const current = stored.find((k) => k.retiredAt === null)!;
     keys = await Promise.all(usable.map(async (k): Promise<LoadedKey> => {
       const publicJwk = JSON.parse(k.publicJwk) as JWK;
-      const privateKey = k.kid === current.kid
-        ? createPrivateKey({ key: JSON.parse(decrypt(options.encryptionKey, k.privateJwk, `signing-key:${k.kid}`)) as never, format: 'jwk' })
-        : undefined;
+      const privateKey = k.kid === current.kid ? createPrivateKey({ key: unsealPrivateJwk(options, k) as never, format: 'jwk' }) : undefined;
       return { kid: k.kid, publicJwk, privateKey, publicKey: createPublicKey({ key: publicJwk as never, format: 'jwk' }), createdAt: k.createdAt, retiredAt: k.retiredAt };
     }));
     active = keys.find((k) => k.kid === current.kid);

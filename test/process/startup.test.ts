@@ -412,6 +412,47 @@ describe('a refused start', () => {
     });
   }
 
+  it.concurrent('SECRET_KEY changed under a stored EdDSA key: refused in one line naming SECRET_KEY; rotate-signing-key is the way on', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const dataDir = tempDir();
+    const withKey = (secret: string) => ({ JWT_ALGORITHM: 'EdDSA', SECRET_KEY: secret });
+    const first = await gatehouse(withKey(randomBytes(32).toString('hex')), dataDir);
+    try {
+      await listening(first);
+      first.child.kill('SIGTERM');
+      expect((await within(first.exit, STEP_DEADLINE_MS, 'the first server exits')).code).toBe(0);
+    } finally {
+      cleanup(first);
+    }
+    const changed = withKey(randomBytes(32).toString('hex'));
+    const refusedStart = await gatehouse(changed, dataDir);
+    try {
+      const { code } = await within(refusedStart.exit, REFUSAL_DEADLINE_MS, 'the start with another SECRET_KEY exits');
+      expect(code).not.toBe(0);
+      const lines = refusedStart.stderr().split('\n').filter(Boolean);
+      expect(lines, refusedStart.stderr()).toHaveLength(1);
+      expect(lines[0]).toMatch(/SECRET_KEY/);
+      expect(lines[0]).toMatch(/rotate-signing-key/);
+      expectNoStack(expect, refusedStart.stderr());
+    } finally {
+      cleanup(refusedStart);
+    }
+    const rotation = spawn(process.execPath, [BIN, 'rotate-signing-key'], {
+      env: { PATH: process.env.PATH ?? '', HOME: dataDir, DATA_DIR: dataDir, ...changed }, cwd: dataDir, stdio: 'ignore',
+    });
+    expect(await within(new Promise((resolve) => rotation.once('close', resolve)), STEP_DEADLINE_MS, 'the rotation exits')).toBe(0);
+    const after = await gatehouse(changed, dataDir);
+    try {
+      await listening(after);
+      const jwks = await (await fetch(`http://127.0.0.1:${after.port}/.well-known/jwks.json`)).json() as { keys: unknown[] };
+      // The new key, and the old one still publishing for the tokens it signed.
+      expect(jwks.keys).toHaveLength(2);
+    } finally {
+      after.child.kill('SIGTERM');
+      await within(after.exit, STEP_DEADLINE_MS, 'the last server exits').catch(() => undefined);
+      cleanup(after);
+    }
+  });
+
   it.concurrent('an unreachable database is one line without the connection string or its password', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
     const { code, stderr } = await refused({ DATABASE_URL: 'postgres://gatehouse:Hunter2-secret@127.0.0.1:1/gatehouse' });
     expect(code).not.toBe(0);
