@@ -121,7 +121,7 @@ for (const target of databaseTargets) {
           const { access_token: token } = (await res.json()) as { access_token: string };
           const users = await fetch(`${first.url}/api/v1/admin/users`, { headers: { authorization: `Bearer ${token}` } });
           expect(users.status).toBe(200);
-          expect(await users.json()).toEqual([expect.objectContaining({ username: 'Chief', email: 'Chief@Example.com', role: 'admin', is_active: true })]);
+          expect(await users.json()).toEqual([expect.objectContaining({ username: 'Chief', email: 'Chief@example.com', role: 'admin', is_active: true })]);
           expect(first.run.output()).toContain('created the first administrator');
           expect(first.run.output()).not.toContain(ADMIN_PASSWORD);
         } finally {
