@@ -22,8 +22,19 @@ async function migrate(): Promise<number> {
   return 0;
 }
 
+/** Commands that take no arguments: asked for help they show it, given anything else they refuse (never act on a typo). */
+const WITHOUT_ARGUMENTS = new Set(['serve', 'migrate', 'rotate-signing-key']);
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv;
+  if (WITHOUT_ARGUMENTS.has(command) && rest.length > 0) {
+    if (rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    process.stderr.write(`gatehouse: ${command} takes no arguments (got ${rest.map((a) => JSON.stringify(a)).join(' ')})\n\n${USAGE}`);
+    return 2;
+  }
   try {
     switch (command) {
       case 'serve': return await serve(process.env);

@@ -461,3 +461,29 @@ describe('a refused start', () => {
     expectNoStack(expect, stderr);
   });
 });
+
+describe('gatehouse commands never act on arguments they do not take', () => {
+  const run = (args: string[], env: Record<string, string>) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const dataDir = tempDir();
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: dataDir, DATA_DIR: dataDir, ...env }, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+
+  it.concurrent('--help shows the usage and does nothing; anything else is refused with exit 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const eddsa = { JWT_ALGORITHM: 'EdDSA', SECRET_KEY: randomBytes(32).toString('hex') };
+    for (const command of ['serve', 'rotate-signing-key', 'migrate']) {
+      const help = await within(run([command, '--help'], eddsa), STEP_DEADLINE_MS, `${command} --help`);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toContain('Usage: gatehouse');
+      expect(help.stdout).not.toMatch(/new EdDSA signing key|applied|listening/);
+      const typo = await within(run([command, '--dry-run'], eddsa), STEP_DEADLINE_MS, `${command} --dry-run`);
+      expect(typo.code).toBe(2);
+      expect(typo.stderr).toContain(`gatehouse: ${command} takes no arguments`);
+      expect(typo.stdout).toBe('');
+    }
+  });
+});
