@@ -171,7 +171,7 @@ function describeCause(err: unknown): string {
   if (e?.code === 'ENOTDIR' || e?.code === 'EROFS' || (e?.code === 'ENOENT' && e.path)) return `cannot create or open ${e.path ?? 'a file'} (${e.code})`;
   if (e?.code === 'EADDRINUSE') return 'the port is already in use (set PORT)';
   if (e?.code === 'EACCES') return 'permission denied opening the port or data directory';
-  if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED|timeout exceeded when trying to connect|getaddrinfo/.test(e?.message ?? '')) {
+  if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED|timeout exceeded when trying to connect|Connection terminated due to connection timeout|getaddrinfo/.test(e?.message ?? '')) {
     return 'the database does not answer (check DATABASE_URL)';
   }
   if (/password authentication failed|does not exist/.test(e?.message ?? '')) return 'the database refused the connection (check DATABASE_URL)';

@@ -463,9 +463,10 @@ describe('a refused start', () => {
 });
 
 describe('gatehouse commands never act on arguments they do not take', () => {
-  const run = (args: string[], env: Record<string, string>) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+  const run = (args: string[], env: Record<string, string>, input = '') => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const dataDir = tempDir();
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: dataDir, DATA_DIR: dataDir, ...env }, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: dataDir, DATA_DIR: dataDir, ...env }, cwd: dataDir, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
@@ -484,6 +485,24 @@ describe('gatehouse commands never act on arguments they do not take', () => {
       expect(typo.code).toBe(2);
       expect(typo.stderr).toContain(`gatehouse: ${command} takes no arguments`);
       expect(typo.stdout).toBe('');
+    }
+  });
+
+  it.concurrent('a database that never answers: migrate and create-admin exit 1 within 20 s with one line naming DATABASE_URL', { timeout: PROCESS_TEST_TIMEOUT_MS }, async ({ expect }) => {
+    const silent = createNetServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const env = { DATABASE_URL: `postgres://gatehouse:Hunter2-secret@127.0.0.1:${(silent.address() as AddressInfo).port}/gatehouse` };
+      for (const args of [['migrate'], ['create-admin', '--email', 'root@example.com', '--password-stdin']]) {
+        const result = await within(run(args, env, 'a long admin passphrase 1\n'), REFUSAL_DEADLINE_MS, args.join(' '));
+        expect(result.code, result.stderr).toBe(1);
+        const lines = result.stderr.split('\n').filter(Boolean);
+        expect(lines, result.stderr).toHaveLength(1);
+        expect(lines[0]).toMatch(/DATABASE_URL/);
+        expect(result.stderr).not.toContain('Hunter2-secret');
+      }
+    } finally {
+      silent.close();
     }
   });
 });
