@@ -21,7 +21,11 @@ export interface SigningKeyStore {
   list(algorithm: string): Promise<StoredSigningKey[]>;
   insert(key: Omit<StoredSigningKey, 'retiredAt'>): Promise<boolean>;
   retireOthers(algorithm: string, keep: string, now: number): Promise<void>;
+  deleteRetiredBefore(before: number): Promise<void>;
 }
+
+/** A retired key is deleted this long after it stopped verifying: a private key nothing needs is only a liability. */
+const RETIRED_KEY_KEPT_MS = 24 * 60 * 60_000;
 
 export interface KeyRing {
   readonly algorithm: JwtAlgorithm;
@@ -97,6 +101,7 @@ export async function asymmetricKeyRing(options: AsymmetricKeyRingOptions): Prom
   let active: LoadedKey | undefined;
 
   async function load(): Promise<void> {
+    await options.store.deleteRetiredBefore(options.now() - options.retiredKeyLifetimeMs - RETIRED_KEY_KEPT_MS);
     let stored = await options.store.list(options.algorithm);
     if (!stored.some((k) => k.retiredAt === null)) {
       await options.store.insert(await newKey(options));

@@ -1,6 +1,8 @@
 // Signing keys and external identities on every database: a kid is inserted once (a racing process
 // loses quietly), rotation retires the others, and an (issuer, subject) pair links to one user only.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asymmetricKeyRing, rotateSigningKey } from '../../src/crypto/signing-keys.js';
 import { databaseTargets, type TestStorage } from '../helpers/databases.js';
 
 const T0 = 1_750_000_000_000;
@@ -78,6 +80,37 @@ for (const target of databaseTargets) {
       await s.handle.db.deleteFrom('users').where('id', '=', u).execute();
       expect(await s.identities.findUserId('https://idp.example.test', 'sub-gone')).toBeUndefined();
       await expect(s.identities.link('https://idp.example.test', 'sub-ghost', u, T0)).rejects.toThrow();
+    });
+  });
+}
+
+// The key ring over the store: a rotation keeps the old key verifying for its lifetime; a day after
+// that the retired row (its sealed private half) is deleted at the next load, never the live one.
+for (const target of databaseTargets) {
+  describe.skipIf(!target.available)(`the EdDSA key ring on ${target.name}`, () => {
+    let s: TestStorage;
+    beforeAll(async () => {
+      s = await target.open();
+    });
+    afterAll(() => s?.close());
+
+    it('a retired key verifies for its lifetime, then its row is deleted a day later; the live key stays', async () => {
+      let now = T0;
+      const options = { algorithm: 'EdDSA' as const, store: s.signingKeys, encryptionKey: randomBytes(32), now: () => now, retiredKeyLifetimeMs: 30 * 60_000 };
+      const ring = await asymmetricKeyRing(options);
+      const first = ring.signingKey().kid!;
+      const second = await rotateSigningKey(options);
+      await ring.reload();
+      expect(ring.signingKey().kid).toBe(second);
+      expect(ring.verificationKey(first)).toBeDefined();
+      now += 31 * 60_000;
+      await ring.reload();
+      expect(ring.verificationKey(first)).toBeUndefined();
+      expect((await s.signingKeys.list('EdDSA')).map((k) => k.kid)).toContain(first);
+      now += 24 * 60 * 60_000;
+      await ring.reload();
+      expect((await s.signingKeys.list('EdDSA')).map((k) => k.kid)).toEqual([second]);
+      expect(ring.signingKey().kid).toBe(second);
     });
   });
 }
