@@ -15,14 +15,14 @@ beforeAll(async () => {
 });
 afterAll(() => browser?.close());
 
-describe('a form swapped in place whose fields something outside the page styled', () => {
+describe('sign up → sign in → edit profile → change password → sign out', () => {
   let s: ServedApp;
   beforeAll(async () => {
     s = await serveApp();
   });
   afterAll(() => s.close());
 
-  it('shows its errors with no CSP violation: htmx never copies a style attribute across the swap', async () => {
+  it('a form swapped in place whose fields something outside the page styled shows its errors with no CSP violation: htmx never copies a style attribute', async () => {
     const context = await newContext(browser);
     const { page, watch } = await watchedPage(context);
     await page.goto(`${s.origin}/register`);
@@ -43,15 +43,6 @@ describe('a form swapped in place whose fields something outside the page styled
     await watch.expectClean();
     await context.close();
   });
-});
-
-describe('sign up → sign in → edit profile → change password → sign out', () => {
-  let s: ServedApp;
-  beforeAll(async () => {
-    s = await serveApp();
-  });
-  afterAll(() => s.close());
-
   it('works end to end, and every page stays inside its CSP', async () => {
     const context = await newContext(browser);
     const { page, watch } = await watchedPage(context);
