@@ -224,6 +224,9 @@ export function loadConfig(rawEnv: Env, options: { cwd?: string } = {}): LoadedC
   if (isProduction && !publicUrlSet) {
     warnings.push(`PUBLIC_URL is not set: password-reset mails link to ${publicUrl}; set it to the https origin users reach`);
   }
+  if (isProduction && !env.ALLOWED_ORIGINS) {
+    warnings.push(`ALLOWED_ORIGINS is not set: CORS allows the development defaults (${allowedOrigins.join(', ')}); set it to the origins of your front ends`);
+  }
   if (refreshTokenExpireDays > sessionMaxDays) {
     warnings.push(`REFRESH_TOKEN_EXPIRE_DAYS (${refreshTokenExpireDays}) exceeds SESSION_MAX_DAYS (${sessionMaxDays}); sessions still end at SESSION_MAX_DAYS`);
   }

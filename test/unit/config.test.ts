@@ -71,6 +71,17 @@ describe('defaults', () => {
   });
 });
 
+describe('ALLOWED_ORIGINS left unset in production', () => {
+  it('keeps the development defaults, with a warning saying so; set, or in development, no warning', () => {
+    const key = randomBytes(32).toString('hex');
+    const unset = load({ ENVIRONMENT: 'production', SECRET_KEY: key });
+    expect(unset.config.allowedOrigins).toEqual(['http://localhost:3000', 'http://localhost:8000']);
+    expect(unset.warnings.filter((w) => w.startsWith('ALLOWED_ORIGINS'))).toEqual([expect.stringContaining('http://localhost:3000')]);
+    expect(load({ ENVIRONMENT: 'production', SECRET_KEY: key, ALLOWED_ORIGINS: 'https://app.example.com' }).warnings.filter((w) => w.startsWith('ALLOWED_ORIGINS'))).toEqual([]);
+    expect(load({ SECRET_KEY: key }).warnings.filter((w) => w.startsWith('ALLOWED_ORIGINS'))).toEqual([]);
+  });
+});
+
 describe('PUBLIC_URL', () => {
   const production: Env = { ENVIRONMENT: 'production', ALLOWED_ORIGINS: 'https://app.example.com', SECRET_KEY: randomBytes(32).toString('hex') };
   it('unset: where the process listens, over http in development and https in production (with a warning there)', () => {
