@@ -1,5 +1,6 @@
 // Password hashing and verification: argon2id on the libuv pool behind a bounded queue; imported bcrypt hashes verify and ask for a rehash.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as waitFor } from 'node:timers/promises';
 import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, parseOptions, verify as argon2Verify, type Algorithm, type Options } from '@node-rs/argon2';
 import { bcryptCompare } from './bcrypt-thread.js';
@@ -14,6 +15,12 @@ export interface PasswordHasher {
   verify(storedHash: string, password: string): Promise<PasswordVerification>;
   /** Same cost as verifying a real argon2id hash; for unknown users, so their answer takes as long. */
   verifyDummy(password: string): Promise<void>;
+  /**
+   * Resolves once the slowest verification seen lately has had time to run since `startedAt`
+   * (performance.now()): a refused sign-in then answers no sooner than one of an imported bcrypt
+   * account would, whose verify can take ten times an argon2id one. A timer: no CPU is spent.
+   */
+  equalizeFailure(startedAt: number): Promise<void>;
 }
 export interface HasherOptions {
   readonly memoryCost?: number; readonly timeCost?: number; readonly parallelism?: number;
@@ -40,6 +47,8 @@ const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
 const ESTIMATE_MS_AT_DEFAULTS = 50;
 
 const NOT_OK: PasswordVerification = { ok: false, needsRehash: false };
+/** How fast the slowest verification seen fades from the refusal time (see equalizeFailure). */
+const SLOWEST_HALF_LIFE_MS = 60 * 60_000;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   const chosen = value ?? fallback;
@@ -61,6 +70,25 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
   const estimateMs = (ESTIMATE_MS_AT_DEFAULTS * memoryCost * timeCost) / (DEFAULTS.memoryCost * DEFAULTS.timeCost);
   const queue = createHashQueue({ concurrency, maxQueue: options.maxQueue, estimateMs });
 
+  // The slowest verification's own run time seen lately (not its wait in the queue, which every
+  // request shares), decaying so a moment of CPU contention does not slow refusals for good.
+  let slowestMs = 0;
+  let slowestAt = 0;
+  const slowestLately = (now: number): number => slowestMs * 0.5 ** ((now - slowestAt) / SLOWEST_HALF_LIFE_MS);
+  const measure = async <T>(work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      const now = performance.now();
+      if (now - started >= slowestLately(now)) {
+        slowestMs = now - started;
+        slowestAt = now;
+      }
+    }
+  };
+  const timed = <T>(work: () => Promise<T>): Promise<T> => queue.run(() => measure(work));
+
   // A real argon2id hash of a random secret at the configured cost, made on first need (inside a queued job).
   let dummy: Promise<string> | undefined;
   const dummyHash = (): Promise<string> => {
@@ -72,7 +100,9 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
   };
   const runDummy = async (normalized: string): Promise<void> => {
     await queue.run(async () => {
-      await argon2Verify(await dummyHash(), normalized).catch(() => false);
+      // Made once, on first need: its making is not a verification's time.
+      const stored = await dummyHash();
+      await measure(() => argon2Verify(stored, normalized).catch(() => false));
     });
   };
 
@@ -91,7 +121,7 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
       await runDummy(normalized);
       return NOT_OK;
     }
-    const ok = await queue.run(() => argon2Verify(storedHash, normalized).catch(() => false));
+    const ok = await timed(() => argon2Verify(storedHash, normalized).catch(() => false));
     if (!ok) return NOT_OK;
     const weaker = stored.algorithm !== ARGON2ID || stored.version !== VERSION_0X13 || stored.memoryCost < memoryCost
       || stored.timeCost < timeCost || stored.outputLen < 32 || stored.saltLen < 16;
@@ -110,7 +140,7 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
       await runDummy(normalized);
       return NOT_OK;
     }
-    const ok = await queue.run(() => bcryptCompare(password, storedHash).catch(() => false));
+    const ok = await timed(() => bcryptCompare(password, storedHash).catch(() => false));
     return ok ? { ok: true, needsRehash: true } : NOT_OK;
   }
 
@@ -136,6 +166,12 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
     async verifyDummy(password) {
       const normalized = normalizePassword(password);
       if (normalized !== null) await runDummy(normalized);
+    },
+
+    async equalizeFailure(startedAt) {
+      const now = performance.now();
+      const remaining = startedAt + slowestLately(now) - now;
+      if (remaining > 1) await waitFor(remaining);
     },
   };
 }

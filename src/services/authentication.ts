@@ -70,6 +70,7 @@ export class AuthenticationService {
   constructor(private readonly o: AuthenticationOptions) {}
 
   async authenticate(identifier: string, password: string, otp: string | undefined, ctx: RequestContext): Promise<User> {
+    const startedAt = performance.now();
     const lookup = identifier.trim();
     const user = lookup.length > 0 && lookup.length <= MAX_IDENTIFIER ? await this.o.storage.users.findByLogin(lookup) : undefined;
     const attempt = await this.o.throttle.begin(accountKey(user, lookup, this.o.nameKey), user?.id ?? null, ctx);
@@ -78,6 +79,8 @@ export class AuthenticationService {
       : (await this.o.hasher.verifyDummy(password), undefined);
     if (!user || !proven) {
       await this.fail(attempt, user?.id ?? null, ctx, 'password');
+      // Unknown name, wrong argon2id password, wrong password of an imported bcrypt account: one answer, one time.
+      await this.o.hasher.equalizeFailure(startedAt);
       throw new HttpError('INVALID_CREDENTIALS');
     }
     // Checked after the password, so an inactive account is indistinguishable until proven.

@@ -1,4 +1,5 @@
 // Wires the use cases together from config, storage and the process's shared state.
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { AccessTokens } from '../crypto/access-tokens.js';
@@ -91,6 +92,15 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   const hasher = deps.hasher ?? createPasswordHasher();
   // The dummy hash (for unknown users) is made on first use; make it now so the first login is not slower.
   void hasher.verifyDummy('').catch(() => undefined);
+  // Imported bcrypt accounts verify slower than argon2id ones: the costliest is verified (with a random
+  // password) at start and every half hour, so refused sign-ins take its time before anyone probes one.
+  const calibrate = () => void storage.users.costliestLegacyHash()
+    .then((legacy) => (legacy === undefined ? undefined : hasher.verify(legacy, randomBytes(16).toString('base64url'))))
+    .catch(() => undefined);
+  calibrate();
+  const calibration = setInterval(calibrate, 30 * 60_000);
+  calibration.unref();
+  stops.push(() => clearInterval(calibration));
   const audit = new AuditLog(storage.audit, log, now);
   const throttle = deps.throttle ?? (await lockoutFor(config, storage, audit, now, log, deps.redis));
   const mfa = new MfaService({

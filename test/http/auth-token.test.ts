@@ -333,5 +333,26 @@ for (const target of databaseTargets) {
       expect((await login(t.app, 'legacy', 'secret')).statusCode).toBe(200);
       expect((await t.storage.users.findById(imported.id))!.passwordHash).toBe(upgraded);
     });
+
+    it('a wrong password of an imported bcrypt account takes no longer than an unknown name or a wrong argon2id password', async () => {
+      // passlib's default cost: a verify about ten times an argon2id one.
+      await t.storage.users.create({
+        username: 'slow_legacy', email: 'slow.legacy@example.com', fullName: null, role: 'user',
+        passwordHash: '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW',
+      }, Date.now());
+      const timed = async (name: string, password: string) => {
+        const started = performance.now();
+        const res = await login(t.app, name, password);
+        expect(res.statusCode).toBe(401);
+        expect(res.json()).toEqual(BAD_LOGIN);
+        return performance.now() - started;
+      };
+      const legacy = await timed('slow_legacy', 'not secret');
+      // Lower bounds only: every refusal waits out the slowest verification seen (a timer), so none
+      // can come back in an argon2id's time once a bcrypt account has been tried.
+      for (const [name, password] of [['nobody_at_all', 'not secret'], ['alice', 'not secret'], ['slow_legacy', 'still not secret']] as const) {
+        expect(await timed(name, password), name).toBeGreaterThan(legacy * 0.6);
+      }
+    });
   });
 }

@@ -16,6 +16,7 @@ function gatedHasher(): PasswordHasher & { holdNext(password: string): { verifie
   return {
     hash: (password) => real.hash(password),
     verifyDummy: (password) => real.verifyDummy(password),
+    equalizeFailure: (startedAt) => real.equalizeFailure(startedAt),
     async verify(stored, password) {
       const result = await real.verify(stored, password);
       if (gate && result.ok && gate.password === password) {

@@ -243,6 +243,14 @@ export class UsersRepository {
       .where('role', '=', 'admin').where('is_active', '=', 1).execute();
   }
 
+  /** The stored bcrypt hash (imported, not yet re-hashed) of the highest cost, if any: what the slowest verify costs. */
+  async costliestLegacyHash(): Promise<string | undefined> {
+    const row = await this.db.selectFrom('users').select('password_hash')
+      .where('password_hash', 'like', '$2%')
+      .orderBy(sql`substr(password_hash, 5, 2)`, 'desc').limit(1).executeTakeFirst();
+    return row?.password_hash;
+  }
+
   async countActiveAdmins(): Promise<number> {
     const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
       .where('role', '=', 'admin').where('is_active', '=', 1).executeTakeFirstOrThrow();
