@@ -13,8 +13,6 @@ export const MAX_PASSWORD_LENGTH = 128;
  * nothing. NFKC can shrink text (composition), but not eightfold, so nothing acceptable is refused by this guard.
  */
 const MAX_RAW_UNITS = MAX_PASSWORD_LENGTH * 8;
-/** Shorter usernames and email local parts are only refused as the whole password, not as a substring. */
-const MIN_CONTAINED_LENGTH = 3;
 
 /** Counts Unicode code points: "🔐" is one character, as a user counts it, although it is two UTF-16 units. */
 export function codePointLength(text: string): number {
@@ -52,11 +50,13 @@ function fold(text: string): string {
   return text.normalize('NFKC').toLowerCase();
 }
 
-/** True when `candidate` equals `secret`, or (for candidates of 3+ characters) occurs inside it. */
-function reveals(secret: string, candidate: string | undefined): boolean {
-  if (candidate === undefined || candidate.length === 0) return false;
-  if (secret === candidate) return true;
-  return codePointLength(candidate) >= MIN_CONTAINED_LENGTH && secret.includes(candidate);
+/**
+ * True when the password is `candidate`, ignoring case and compatibility forms. Equal, not containing
+ * (CONTRACT: "not equal to the username or email"): "admin-garden-lantern" for admin@example.com is a
+ * fine password, and refusing every password that holds a 3-letter name refused ones like it.
+ */
+function isThe(folded: string, candidate: string | undefined): boolean {
+  return candidate !== undefined && candidate.length > 0 && folded === candidate;
 }
 
 /**
@@ -86,15 +86,12 @@ export function passwordProblem(password: string, context: PasswordContext, opti
 
   const folded = normalized.toLowerCase();
   const username = context.username === undefined ? undefined : fold(context.username.trim());
-  if (reveals(folded, username)) return 'Password must not contain the username';
+  if (isThe(folded, username)) return 'Password must not be the username';
   const email = context.email === undefined ? undefined : fold(context.email.trim());
   const at = email === undefined ? -1 : email.lastIndexOf('@');
+  // The local part alone ("jane.doe") is the address as its owner types it to strangers.
   const localPart = email !== undefined && at > 0 ? email.slice(0, at) : undefined;
-  // The local part alone is usually the user's name ("jane.doe"); a short one ("jd") would refuse too much.
-  if (reveals(folded, email) || (localPart !== undefined && codePointLength(localPart) >= MIN_CONTAINED_LENGTH
-    && folded.includes(localPart))) {
-    return 'Password must not contain the email address';
-  }
+  if (isThe(folded, email) || isThe(folded, localPart)) return 'Password must not be the email address';
 
   if (commonPasswordList().has(folded)) return 'Password is too common';
   if (options.compositionRules) return compositionProblem(normalized);

@@ -65,7 +65,7 @@ for (const target of databaseTargets) {
       const cases: [string, string][] = [
         ['short', 'Password must be at least 8 characters'],
         ['password123', 'Password is too common'],
-        ['carol_forever', 'Password must not contain the username'],
+        ['Carol@Example.com', 'Password must not be the email address'],
         ['x'.repeat(129), 'Password must be at most 128 characters'],
       ];
       for (const [next, msg] of cases) {

@@ -70,36 +70,35 @@ describe('length', () => {
 });
 
 describe('username and email', () => {
-  it('refuses the username as the whole password or inside it, ignoring case', () => {
+  it('refuses the username as the password, ignoring case and compatibility forms; a password holding it is fine', () => {
     const context = { username: 'Alice_W' };
-    expect(check('alice_w!', context)).toBe('Password must not contain the username');
-    expect(check('my-ALICE_W-secret', context)).toBe('Password must not contain the username');
-    expect(check('alice-w-secret', context)).toBeNull();
+    expect(check('alice_w!', context)).toBeNull();
+    expect(check('ALICE_W1', { username: 'Alice_W12' })).toBeNull();
+    expect(check('ALICE_W12', { username: 'Alice_W12' })).toBe('Password must not be the username');
+    expect(check('ａｌｉｃｅ_ｗ１２', { username: 'Alice_W12' })).toBe('Password must not be the username');
+    expect(check('my-ALICE_W-secret', context)).toBeNull();
   });
 
-  it('refuses the email, or its local part of 3+ characters, ignoring case', () => {
+  it('refuses the email, or its local part alone, ignoring case; a password holding them is fine', () => {
     const context = { email: 'Jane.Doe@Example.com' };
-    expect(check('jane.doe@example.com', context)).toBe('Password must not contain the email address');
-    expect(check('x-JANE.DOE@EXAMPLE.COM-x', context)).toBe('Password must not contain the email address');
-    expect(check('the jane.doe secret', context)).toBe('Password must not contain the email address');
-    expect(check('janedoe-secret', context)).toBeNull();
-  });
-
-  it('does not treat a short local part as forbidden text, only the whole address', () => {
-    const context = { email: 'jd@example.org' };
-    expect(check('jd-likes-tea', context)).toBeNull();
-    expect(check('jd@example.org', context)).toBe('Password must not contain the email address');
+    expect(check('jane.doe@example.com', context)).toBe('Password must not be the email address');
+    expect(check(' JANE.DOE ', context)).toBeNull();
+    expect(check('JANE.DOE', context)).toBe('Password must not be the email address');
+    expect(check('x-JANE.DOE@EXAMPLE.COM-x', context)).toBeNull();
+    expect(check('the jane.doe secret', context)).toBeNull();
+    // FIRST_SUPERUSER=admin@example.com with a password that names the role.
+    expect(check('admin-garden-lantern', { username: 'admin', email: 'admin@example.com' })).toBeNull();
   });
 
   it('checks the username before the email and both before the list', () => {
-    expect(check('bob_smith@example.com', { username: 'bob_smith', email: 'bob_smith@example.com' }))
-      .toBe('Password must not contain the username');
-    expect(check('password', { username: 'password' })).toBe('Password must not contain the username');
+    expect(check('bob_smith@example.com', { username: 'bob_smith@example.com', email: 'bob_smith@example.com' }))
+      .toBe('Password must not be the username');
+    expect(check('password', { username: 'password' })).toBe('Password must not be the username');
   });
 
   it('never echoes the password in a message', () => {
     const password = 'my-alice_w-secret';
-    const message = check(password, { username: 'alice_w' });
+    const message = check(password, { username: 'my-alice_w-secret' });
     expect(message).not.toBeNull();
     expect(message).not.toContain(password);
   });
