@@ -11,7 +11,7 @@ import { loggerOptions, stdoutLog } from './logging/logger.js';
 import { clientAddress } from './plugins/client-address.js';
 import { contentTypes } from './plugins/content-types.js';
 import { cors } from './plugins/cors.js';
-import { refuseWhileClosing } from './plugins/refuse-while-closing.js';
+import { closeWhileDraining } from './plugins/close-while-draining.js';
 import { clientErrorHandler, errors, sendError } from './plugins/errors.js';
 import { stampArrival } from './arrival-order.js';
 import { httpsOnly } from './plugins/https-only.js';
@@ -83,7 +83,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     bodyLimit: config.maxBodyBytes,
     trustProxy: false,
     forceCloseConnections: 'idle',
-    // plugins/refuse-while-closing.ts answers those requests itself, with every contract header.
+    // Requests arriving on open connections while closing are served (plugins/close-while-draining.ts).
     return503OnClosing: false,
     requestTimeout: 30_000,
     // The errors plugin answers a missing Host with its own 400 (and every contract header).
@@ -122,7 +122,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(requestLog);
   await app.register(clientAddress, { trustProxy: config.trustProxy });
   await app.register(securityHeaders, { hsts: config.isProduction });
-  await app.register(refuseWhileClosing);
+  await app.register(closeWhileDraining);
   if (config.isProduction) await app.register(httpsOnly, { apiPrefix: API_PREFIX, ...(config.publicUrlSet ? { publicOrigin: config.publicUrl } : {}) });
   const redis = deps.redis ?? (config.redisUrl ? connectRedis(config.redisUrl, (err) => app.log.warn({ err: err.message }, 'redis connection error')) : undefined);
   if (redis && !deps.redis) app.addHook('onClose', () => closeRedis(redis));

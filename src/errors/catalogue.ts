@@ -44,7 +44,6 @@ export const ERRORS = {
   INTERNAL: { status: 500, detail: 'Internal Server Error' },
   SERVICE_UNAVAILABLE: { status: 503, detail: 'Service temporarily unavailable' },
   OVERLOADED: { status: 503, detail: 'Server is busy; retry shortly' },
-  SHUTTING_DOWN: { status: 503, detail: 'Server is shutting down; retry shortly' },
   INVALID_API_KEY: { status: 401, detail: 'Invalid or expired API key' },
   INVALID_RESET_TOKEN: { status: 400, detail: 'Invalid or expired password reset token' },
   INVALID_MFA_CODE: { status: 400, detail: 'Invalid two-factor code' },
