@@ -86,10 +86,8 @@ function closeConnectionsAfterInFlight(server: Server): () => void {
   const inFlight = new Set<ServerResponse>();
   let draining = false;
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    if (draining) {
-      res.shouldKeepAlive = false;
-      return;
-    }
+    // One arriving during the drain is answered with Connection: close (plugins/close-while-draining.ts).
+    if (draining) return;
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });

@@ -102,9 +102,17 @@ export const clientAddress = fp<ClientAddressOptions>(
         return ip;
       },
     });
+    const schemes = new WeakMap<object, 'http' | 'https'>();
     app.decorateRequest('scheme', {
       getter() {
-        return schemeOf(this.raw, trust);
+        // Without trusted proxies: the socket's, no header to parse, nothing to cache.
+        if (trustsNobody) return (this.raw.socket as TLSSocket | undefined)?.encrypted ? 'https' : 'http';
+        let scheme = schemes.get(this.raw);
+        if (scheme === undefined) {
+          scheme = schemeOf(this.raw, trust);
+          schemes.set(this.raw, scheme);
+        }
+        return scheme;
       },
     });
   },
