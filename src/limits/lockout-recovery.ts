@@ -7,7 +7,8 @@
 // whose database hangs cannot leave the others believing the counts are back. The marker lives one
 // lockout window, like the counts: once it lapses, the next reconnection rebuilds what is already
 // there (counts rebuilt from the log are never shorter than the originals): one query, never a count.
-import type { Redis } from './redis-client.js';
+import { ServiceUnavailableError } from '../errors/http-error.js';
+import { redisUnavailable, type Redis } from './redis-client.js';
 
 export interface LockoutRecoveryOptions {
   readonly client: Redis;
@@ -16,28 +17,62 @@ export interface LockoutRecoveryOptions {
   /** Rebuilds the counts (Lockout.restore from the audit log's last window). */
   readonly rebuild: () => Promise<void>;
   readonly onError: (err: unknown) => void;
+  /** Maps a rebuild's failure to the 503 it is (the database's), if it knows it; else it counts as Redis's. */
+  readonly classify?: (err: unknown) => ServiceUnavailableError | undefined;
 }
 
-/** Checks at once (if connected) and on every reconnection; resolves with the first check. */
-export function keepLockoutsAcrossRedisRestarts(o: LockoutRecoveryOptions): Promise<void> {
+/** How soon a rebuild that failed (the database down when Redis came back) is tried again. */
+const RETRY_MS = 2000;
+
+export interface LockoutRecovery {
+  /** Resolves once the counts are known whole; tries the rebuild now if they are not; rejects if it still fails. */
+  ensureWhole(): Promise<void>;
+  /** Resolves with the first check (made at once if connected). */
+  readonly firstCheck: Promise<void>;
+}
+
+/**
+ * Checks at once (if connected) and on every reconnection; a failed rebuild is tried again every
+ * RETRY_MS, and a sign-in meanwhile waits for one more try (or is refused with its error): the
+ * counts are never taken for whole while they are not, whatever the order the two faults end in.
+ */
+export function keepLockoutsAcrossRedisRestarts(o: LockoutRecoveryOptions): LockoutRecovery {
   const marker = `${o.keyPrefix}lock:intact`;
+  let whole = false;
   let running: Promise<void> | undefined;
+  let retry: NodeJS.Timeout | undefined;
   const check = (): Promise<void> => {
     running ??= (async () => {
       try {
         // Missing: a new or emptied Redis (or a lapsed marker).
-        if ((await o.client.exists(marker)) === 1) return;
-        await o.rebuild();
-        await o.client.set(marker, '1', 'PX', o.windowMs);
+        if ((await o.client.exists(marker)) !== 1) {
+          await o.rebuild();
+          await o.client.set(marker, '1', 'PX', o.windowMs);
+        }
+        whole = true;
       } catch (err) {
-        // Not rebuilt: the marker stays missing, so the next reconnection (or instance) tries again.
+        // Not rebuilt: the marker stays missing; tried again soon, and before any sign-in.
         o.onError(err);
+        clearTimeout(retry);
+        retry = setTimeout(() => void check().catch(() => undefined), RETRY_MS);
+        retry.unref();
+        throw err;
       } finally {
         running = undefined;
       }
     })();
     return running;
   };
-  o.client.on('ready', () => void check());
-  return o.client.status === 'ready' ? check() : Promise.resolve();
+  o.client.on('ready', () => {
+    // Reconnected: Redis may have restarted empty since the counts were last known whole.
+    whole = false;
+    void check().catch(() => undefined);
+  });
+  return {
+    // A database that cannot be read (the rebuild's) says so itself; anything else here is Redis's.
+    ensureWhole: () => (whole ? Promise.resolve() : check().catch((err: unknown) => {
+      throw err instanceof ServiceUnavailableError ? err : o.classify?.(err) ?? redisUnavailable(err);
+    })),
+    firstCheck: o.client.status === 'ready' ? check().catch(() => undefined) : Promise.resolve(),
+  };
 }

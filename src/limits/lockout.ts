@@ -32,6 +32,8 @@ export interface LockoutOptions {
   readonly keyPrefix: string;
   readonly redis?: Redis;
   readonly audit: AuditLog;
+  /** Awaited before every sign-in is judged: rejects while the counts may be incomplete (lockout-recovery.ts). */
+  readonly countsWhole?: () => Promise<void>;
 }
 
 /**
@@ -57,6 +59,7 @@ export class Lockout implements LoginThrottle {
   }
 
   async begin(accountKey: string, userId: number | null, ctx: RequestContext): Promise<LoginAttempt> {
+    await this.options.countsWhole?.();
     await this.refuseIfLocked(accountKey, userId, ctx);
     return {
       failed: async (record) => {

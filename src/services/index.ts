@@ -6,13 +6,14 @@ import { AccessTokens } from '../crypto/access-tokens.js';
 import { createPasswordHasher, type PasswordHasher } from '../crypto/passwords.js';
 import { deriveKeys, type DerivedKeys } from '../crypto/secrets.js';
 import { asymmetricKeyRing, hmacKeyRing, type KeyRing } from '../crypto/signing-keys.js';
-import { keepLockoutsAcrossRedisRestarts } from '../limits/lockout-recovery.js';
+import { keepLockoutsAcrossRedisRestarts, type LockoutRecovery } from '../limits/lockout-recovery.js';
 import { LOCKOUT_EVENTS, Lockout } from '../limits/lockout.js';
 import { RedisRevocationStore } from '../limits/redis-revocations.js';
 import { MemoryRevocationStore, type RevocationStore } from '../limits/revocations.js';
 import type { RedisConnections } from '../limits/shared-state.js';
 import { createMailer, type Mailer } from '../mail/index.js';
-import type { Storage } from '../storage/index.js';
+import { isDatabaseUnavailable, type Storage } from '../storage/index.js';
+import { ServiceUnavailableError } from '../errors/http-error.js';
 import { ApiKeyService } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import { AuthenticationService, type LoginThrottle, type SecondFactor } from './authentication.js';
@@ -148,16 +149,20 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
  * every start; in Redis, whenever Redis comes back empty — so neither a restart frees an account.
  */
 async function lockoutFor(config: Config, storage: Storage, audit: AuditLog, now: () => number, log: Logger, redis?: RedisConnections): Promise<Lockout> {
+  let recovery: LockoutRecovery | undefined;
   const lockout = new Lockout({
     threshold: config.lockoutThreshold, windowMinutes: config.lockoutWindowMinutes, keyPrefix: config.redisKeyPrefix, redis: redis?.client, audit,
+    countsWhole: () => recovery?.ensureWhole() ?? Promise.resolve(),
   });
   const rebuild = async () => lockout.restore(await storage.audit.ofUsersSince(now() - config.lockoutWindowMinutes * 60_000, LOCKOUT_EVENTS), now());
   if (!redis) await rebuild();
   else {
-    await keepLockoutsAcrossRedisRestarts({
+    recovery = keepLockoutsAcrossRedisRestarts({
       client: redis.client, keyPrefix: config.redisKeyPrefix, windowMs: config.lockoutWindowMinutes * 60_000, rebuild,
       onError: (err) => log.warn({ err: String((err as Error)?.message ?? err) }, 'could not rebuild the lockout counts in Redis'),
+      classify: (err) => (isDatabaseUnavailable(err) ? new ServiceUnavailableError('database', err) : undefined),
     });
+    await recovery.firstCheck;
   }
   return lockout;
 }

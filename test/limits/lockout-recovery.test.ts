@@ -30,7 +30,7 @@ describe.skipIf(!redisAvailable)('lockout recovery after an empty Redis', () => 
     // The first instance's database hangs: its rebuild never ends.
     void keepLockoutsAcrossRedisRestarts({ ...options, client: await client(), rebuild: () => new Promise<void>(() => undefined) });
     let rebuilt = 0;
-    await keepLockoutsAcrossRedisRestarts({ ...options, client: await client(), rebuild: async () => { rebuilt += 1; } });
+    await keepLockoutsAcrossRedisRestarts({ ...options, client: await client(), rebuild: async () => { rebuilt += 1; } }).firstCheck;
     expect(rebuilt).toBe(1);
     const redis = redisConnection();
     try {
@@ -38,13 +38,42 @@ describe.skipIf(!redisAvailable)('lockout recovery after an empty Redis', () => 
       expect(ttl).toBeGreaterThan(14 * 60_000);
       expect(ttl).toBeLessThanOrEqual(15 * 60_000);
       // The counts are whole now: a third instance connecting finds the marker and leaves them be.
-      await keepLockoutsAcrossRedisRestarts({ ...options, client: await client(), rebuild: async () => { rebuilt += 1; } });
+      await keepLockoutsAcrossRedisRestarts({ ...options, client: await client(), rebuild: async () => { rebuilt += 1; } }).firstCheck;
       expect(rebuilt).toBe(1);
       // A failed rebuild leaves the marker missing, so the next one tries again.
       await redis.del(`${prefix}lock:intact`);
-      await keepLockoutsAcrossRedisRestarts({ ...options, client: await client(), rebuild: async () => { throw new Error('database down'); } });
+      const down = keepLockoutsAcrossRedisRestarts({ ...options, client: await client(), rebuild: async () => { throw new Error('database down'); } });
+      await down.firstCheck;
       expect(await redis.exists(`${prefix}lock:intact`)).toBe(0);
       expect(errors).toHaveLength(1);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('a rebuild that failed (the database down when Redis came back) is tried again by itself, and no sign-in is judged before it worked', async () => {
+    const redis = redisConnection();
+    try {
+      await redis.del(`${prefix}lock:intact`);
+      let databaseUp = false;
+      let rebuilt = 0;
+      const recovery = keepLockoutsAcrossRedisRestarts({
+        keyPrefix: prefix, windowMs: 15 * 60_000, onError: () => undefined, client: await client(),
+        rebuild: async () => {
+          if (!databaseUp) throw new Error('database down');
+          rebuilt += 1;
+        },
+      });
+      await recovery.firstCheck;
+      // A sign-in meanwhile is refused (503), not judged against counts Redis lost.
+      await expect(recovery.ensureWhole()).rejects.toMatchObject({ status: 503 });
+      expect(await redis.exists(`${prefix}lock:intact`)).toBe(0);
+      // The database is back: the retry rebuilds without waiting for a sign-in or a reconnection.
+      databaseUp = true;
+      await until(() => redis.exists(`${prefix}lock:intact`), (n) => n === 1, 5000, 'the marker set by the retry');
+      expect(rebuilt).toBe(1);
+      await recovery.ensureWhole();
+      expect(rebuilt).toBe(1);
     } finally {
       redis.disconnect();
     }
