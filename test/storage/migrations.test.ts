@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { openDatabase, type DatabaseHandle, type Dialect } from '../../src/storage/database.js';
@@ -71,6 +71,31 @@ for (const target of databaseTargets) {
         expect(await appliedNames(handle)).toEqual(names);
       } finally {
         await handle.close();
+      }
+    });
+
+    it('005 on a database of the release before: the step before the last used one counts as used too', async () => {
+      const { url } = await fresh(dialect);
+      const handle = openDatabase(url);
+      try {
+        const before = Object.fromEntries(Object.entries(migrations(dialect)).filter(([name]) => name < '005'));
+        const { error } = await new Migrator({ db: handle.db, provider: { getMigrations: async () => before } }).migrateToLatest();
+        expect(error).toBeUndefined();
+        await sql`insert into users (username, email, password_hash, role, is_active, authz_version, mfa_enabled, mfa_secret, mfa_last_step, created_at, updated_at)
+          values ('totp_user', 'totp@example.test', 'h', 'user', 1, 1, 1, 'sealed', 100, 1, 1)`.execute(handle.db);
+        expect((await migrateToLatest(handle)).applied).toEqual(names.filter((name) => name >= '005'));
+      } finally {
+        await handle.close();
+      }
+      const storage = await openStorage(url);
+      try {
+        const user = (await storage.users.findByLogin('totp_user'))!;
+        // The old release may have accepted 99 before 100: neither is accepted again.
+        expect(await storage.users.acceptTotpStep(user.id, 99, 'sealed')).toBe(false);
+        expect(await storage.users.acceptTotpStep(user.id, 100, 'sealed')).toBe(false);
+        expect(await storage.users.acceptTotpStep(user.id, 101, 'sealed')).toBe(true);
+      } finally {
+        await storage.close();
       }
     });
 
