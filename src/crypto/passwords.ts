@@ -16,7 +16,7 @@ export interface PasswordHasher {
   /** Same cost as verifying a real argon2id hash; for unknown users, so their answer takes as long. */
   verifyDummy(password: string): Promise<void>;
   /**
-   * Resolves once the slowest verification seen lately has had time to run since `startedAt`
+   * Resolves once the costliest kind of hash met lately could have been verified since `startedAt`
    * (performance.now()): a refused sign-in then answers no sooner than one of an imported bcrypt
    * account would, whose verify can take ten times an argon2id one. A timer: no CPU is spent.
    */
@@ -47,8 +47,8 @@ const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
 const ESTIMATE_MS_AT_DEFAULTS = 50;
 
 const NOT_OK: PasswordVerification = { ok: false, needsRehash: false };
-/** How fast the slowest verification seen fades from the refusal time (see equalizeFailure). */
-const SLOWEST_HALF_LIFE_MS = 60 * 60_000;
+/** A kind of stored hash not verified for this long no longer sets the refusal time (see equalizeFailure). */
+const KIND_FORGOTTEN_MS = 60 * 60_000;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   const chosen = value ?? fallback;
@@ -70,24 +70,32 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
   const estimateMs = (ESTIMATE_MS_AT_DEFAULTS * memoryCost * timeCost) / (DEFAULTS.memoryCost * DEFAULTS.timeCost);
   const queue = createHashQueue({ concurrency, maxQueue: options.maxQueue, estimateMs });
 
-  // The slowest verification's own run time seen lately (not its wait in the queue, which every
-  // request shares), decaying so a moment of CPU contention does not slow refusals for good.
-  let slowestMs = 0;
-  let slowestAt = 0;
-  const slowestLately = (now: number): number => slowestMs * 0.5 ** ((now - slowestAt) / SLOWEST_HALF_LIFE_MS);
-  const measure = async <T>(work: () => Promise<T>): Promise<T> => {
+  // What each kind of stored hash costs to verify (argon2id at its parameters, bcrypt at its cost):
+  // the fastest run seen, its cost on a quiet machine, so a storm that slows every verify does not
+  // set the refusal time for the hour after it. Kinds not met for an hour are forgotten (the last
+  // imported bcrypt accounts re-hashed).
+  const fastestByKind = new Map<string, { ms: number; seenAt: number }>();
+  const measure = async <T>(kind: string, work: () => Promise<T>): Promise<T> => {
     const started = performance.now();
     try {
       return await work();
     } finally {
       const now = performance.now();
-      if (now - started >= slowestLately(now)) {
-        slowestMs = now - started;
-        slowestAt = now;
-      }
+      const known = fastestByKind.get(kind);
+      fastestByKind.set(kind, { ms: Math.min(known?.ms ?? Infinity, now - started), seenAt: now });
     }
   };
-  const timed = <T>(work: () => Promise<T>): Promise<T> => queue.run(() => measure(work));
+  /** The costliest kind's verify time: what every refused sign-in waits out. */
+  const refusalTime = (now: number): number => {
+    let slowest = 0;
+    for (const [kind, { ms, seenAt }] of fastestByKind) {
+      if (now - seenAt > KIND_FORGOTTEN_MS) fastestByKind.delete(kind);
+      else slowest = Math.max(slowest, ms);
+    }
+    return slowest;
+  };
+  const timed = <T>(kind: string, work: () => Promise<T>): Promise<T> => queue.run(() => measure(kind, work));
+  const ownKind = `argon2id:${memoryCost},${timeCost},${parallelism}`;
 
   // A real argon2id hash of a random secret at the configured cost, made on first need (inside a queued job).
   let dummy: Promise<string> | undefined;
@@ -102,7 +110,7 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
     await queue.run(async () => {
       // Made once, on first need: its making is not a verification's time.
       const stored = await dummyHash();
-      await measure(() => argon2Verify(stored, normalized).catch(() => false));
+      await measure(ownKind, () => argon2Verify(stored, normalized).catch(() => false));
     });
   };
 
@@ -121,7 +129,7 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
       await runDummy(normalized);
       return NOT_OK;
     }
-    const ok = await timed(() => argon2Verify(storedHash, normalized).catch(() => false));
+    const ok = await timed(`${stored.algorithm}:${stored.memoryCost},${stored.timeCost},${stored.parallelism}`, () => argon2Verify(storedHash, normalized).catch(() => false));
     if (!ok) return NOT_OK;
     const weaker = stored.algorithm !== ARGON2ID || stored.version !== VERSION_0X13 || stored.memoryCost < memoryCost
       || stored.timeCost < timeCost || stored.outputLen < 32 || stored.saltLen < 16;
@@ -140,7 +148,7 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
       await runDummy(normalized);
       return NOT_OK;
     }
-    const ok = await timed(() => bcryptCompare(password, storedHash).catch(() => false));
+    const ok = await timed(`bcrypt:${cost}`, () => bcryptCompare(password, storedHash).catch(() => false));
     return ok ? { ok: true, needsRehash: true } : NOT_OK;
   }
 
@@ -170,7 +178,7 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
 
     async equalizeFailure(startedAt) {
       const now = performance.now();
-      const remaining = startedAt + slowestLately(now) - now;
+      const remaining = startedAt + refusalTime(now) - now;
       if (remaining > 1) await waitFor(remaining);
     },
   };

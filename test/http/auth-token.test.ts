@@ -347,10 +347,11 @@ for (const target of databaseTargets) {
         expect(res.json()).toEqual(BAD_LOGIN);
         return performance.now() - started;
       };
-      const legacy = await timed('slow_legacy', 'not secret');
-      // Lower bounds only: every refusal waits out the slowest verification seen (a timer), so none
+      // The faster of two: the first also starts the bcrypt worker thread.
+      const legacy = Math.min(await timed('slow_legacy', 'not secret'), await timed('slow_legacy', 'still not secret'));
+      // Lower bounds only: every refusal waits out the costliest kind of hash seen (a timer), so none
       // can come back in an argon2id's time once a bcrypt account has been tried.
-      for (const [name, password] of [['nobody_at_all', 'not secret'], ['alice', 'not secret'], ['slow_legacy', 'still not secret']] as const) {
+      for (const [name, password] of [['nobody_at_all', 'not secret'], ['alice', 'not secret'], ['nobody_at_all', 'again not secret']] as const) {
         expect(await timed(name, password), name).toBeGreaterThan(legacy * 0.6);
       }
     });
