@@ -130,8 +130,11 @@ export class SessionService {
     checkSession?.(session);
     if (stored.rotatedAt !== null) {
       if (this.arrivedBeforeRotation(tokenHash, stored.rotatedAt, ctx)) throw invalidRefresh();
-      await this.endAudited((repos) => this.endSessions(repos, [session.id], 'refresh_reuse'),
+      const announce = await this.endAndRecord((repos) => this.endSessions(repos, [session.id], 'refresh_reuse'),
         'token.refresh_reuse', ctx, { userId: session.userId, outcome: 'blocked', details: { session_id: session.id } });
+      // Ended in the database: the replay is answered as the 401 it is even if Redis cannot carry the
+      // news now (the revocation is kept and announced on reconnect; the others read it from the database).
+      await announce().catch(() => undefined);
       throw invalidRefresh();
     }
     if (stored.expiresAt <= now) throw invalidRefresh();
@@ -258,15 +261,19 @@ export class SessionService {
 
   /**
    * Ends sessions and records the event in one transaction (an ended session is always audited,
-   * an audited one always ended), then writes the event's log line and announces the revocation.
+   * an audited one always ended), then writes the event's log line; returns the announcement.
    */
-  private async endAudited(end: (repos: Repositories) => Promise<Announcement>, action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<void> {
-    const announce = await this.o.audit.transaction(this.o.storage, async (repos, record) => {
+  private endAndRecord(end: (repos: Repositories) => Promise<Announcement>, action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<Announcement> {
+    return this.o.audit.transaction(this.o.storage, async (repos, record) => {
       const ending = await end(repos);
       await record(action, ctx, entry);
       return ending;
     });
-    await announce();
+  }
+
+  /** endAndRecord, then the revocation announced to every instance (a 503 if Redis cannot carry it). */
+  private async endAudited(end: (repos: Repositories) => Promise<Announcement>, action: AuditAction, ctx: RequestContext, entry: AuditEntry): Promise<void> {
+    await (await this.endAndRecord(end, action, ctx, entry))();
   }
 
   /** A refresh token lives REFRESH_TOKEN_EXPIRE_DAYS, never past its session's end. */

@@ -299,6 +299,25 @@ describe.skipIf(!pgUrl || !redisAvailable)('revocations shared through Redis by 
     await readiness(b.app, 200, 'B is back');
   });
 
+  it('a rotated refresh token replayed on B while B\'s Redis is black-holed: 401 (not 503), the session ended, and A refuses it from the database', async () => {
+    const victim = await signedIn();
+    const rotated = await refresh(a.app, victim.pair.refresh_token);
+    expect(rotated.statusCode).toBe(200);
+    const fresh = rotated.json<TokenPair>();
+    await bRedis.cut('blackhole');
+    try {
+      const replay = await refresh(b.app, victim.pair.refresh_token);
+      expectDeadRefresh(replay);
+      // The whole session ended, in the database, whatever Redis could not carry.
+      expectDeadRefresh(await refresh(a.app, fresh.refresh_token));
+      await until(() => me(a.app, fresh.access_token), (r) => r.statusCode === 401, 6000, 'A refuses the session\'s access token');
+    } finally {
+      await bRedis.restore();
+    }
+    await readiness(b.app, 200, 'B is back');
+    expectInvalidToken(await me(b.app, fresh.access_token));
+  });
+
   it('every revocation key in Redis expires within one access-token lifetime', async () => {
     const redis = redisConnection();
     try {
