@@ -95,7 +95,9 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
     return slowest;
   };
   const timed = <T>(kind: string, work: () => Promise<T>): Promise<T> => queue.run(() => measure(kind, work));
-  const ownKind = `argon2id:${memoryCost},${timeCost},${parallelism}`;
+  /** One name per cost: a stored hash at the configured parameters is the dummy's kind. */
+  const argon2Kind = (algorithm: number, m: number, t: number, p: number) => `argon2:${algorithm}:${m},${t},${p}`;
+  const ownKind = argon2Kind(ARGON2ID, memoryCost, timeCost, parallelism);
 
   // A real argon2id hash of a random secret at the configured cost, made on first need (inside a queued job).
   let dummy: Promise<string> | undefined;
@@ -129,7 +131,7 @@ export function createPasswordHasher(options: HasherOptions = {}): PasswordHashe
       await runDummy(normalized);
       return NOT_OK;
     }
-    const ok = await timed(`${stored.algorithm}:${stored.memoryCost},${stored.timeCost},${stored.parallelism}`, () => argon2Verify(storedHash, normalized).catch(() => false));
+    const ok = await timed(argon2Kind(stored.algorithm, stored.memoryCost, stored.timeCost, stored.parallelism), () => argon2Verify(storedHash, normalized).catch(() => false));
     if (!ok) return NOT_OK;
     const weaker = stored.algorithm !== ARGON2ID || stored.version !== VERSION_0X13 || stored.memoryCost < memoryCost
       || stored.timeCost < timeCost || stored.outputLen < 32 || stored.saltLen < 16;

@@ -17,8 +17,6 @@ export interface LockoutRecoveryOptions {
   /** Rebuilds the counts (Lockout.restore from the audit log's last window). */
   readonly rebuild: () => Promise<void>;
   readonly onError: (err: unknown) => void;
-  /** Maps a rebuild's failure to the 503 it is (the database's), if it knows it; else it counts as Redis's. */
-  readonly classify?: (err: unknown) => ServiceUnavailableError | undefined;
 }
 
 /** How soon a rebuild that failed (the database down when Redis came back) is tried again. */
@@ -44,10 +42,11 @@ export function keepLockoutsAcrossRedisRestarts(o: LockoutRecoveryOptions): Lock
   const check = (): Promise<void> => {
     running ??= (async () => {
       try {
-        // Missing: a new or emptied Redis (or a lapsed marker).
-        if ((await o.client.exists(marker)) !== 1) {
+        // Missing: a new or emptied Redis (or a lapsed marker). Redis's failures are named as its own
+        // here; whatever else fails is the rebuild's read of the audit log: the database's.
+        if ((await o.client.exists(marker).catch((err: unknown) => { throw redisUnavailable(err); })) !== 1) {
           await o.rebuild();
-          await o.client.set(marker, '1', 'PX', o.windowMs);
+          await o.client.set(marker, '1', 'PX', o.windowMs).catch((err: unknown) => { throw redisUnavailable(err); });
         }
         whole = true;
       } catch (err) {
@@ -69,9 +68,8 @@ export function keepLockoutsAcrossRedisRestarts(o: LockoutRecoveryOptions): Lock
     void check().catch(() => undefined);
   });
   return {
-    // A database that cannot be read (the rebuild's) says so itself; anything else here is Redis's.
     ensureWhole: () => (whole ? Promise.resolve() : check().catch((err: unknown) => {
-      throw err instanceof ServiceUnavailableError ? err : o.classify?.(err) ?? redisUnavailable(err);
+      throw err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError('database', err);
     })),
     firstCheck: o.client.status === 'ready' ? check().catch(() => undefined) : Promise.resolve(),
   };

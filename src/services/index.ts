@@ -12,8 +12,7 @@ import { RedisRevocationStore } from '../limits/redis-revocations.js';
 import { MemoryRevocationStore, type RevocationStore } from '../limits/revocations.js';
 import type { RedisConnections } from '../limits/shared-state.js';
 import { createMailer, type Mailer } from '../mail/index.js';
-import { isDatabaseUnavailable, type Storage } from '../storage/index.js';
-import { ServiceUnavailableError } from '../errors/http-error.js';
+import type { Storage } from '../storage/index.js';
 import { ApiKeyService } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import { AuthenticationService, type LoginThrottle, type SecondFactor } from './authentication.js';
@@ -160,7 +159,6 @@ async function lockoutFor(config: Config, storage: Storage, audit: AuditLog, now
     recovery = keepLockoutsAcrossRedisRestarts({
       client: redis.client, keyPrefix: config.redisKeyPrefix, windowMs: config.lockoutWindowMinutes * 60_000, rebuild,
       onError: (err) => log.warn({ err: String((err as Error)?.message ?? err) }, 'could not rebuild the lockout counts in Redis'),
-      classify: (err) => (isDatabaseUnavailable(err) ? new ServiceUnavailableError('database', err) : undefined),
     });
     await recovery.firstCheck;
   }
